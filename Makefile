@@ -1,0 +1,51 @@
+# Two commands do all the set-up: `make demo` and `make test` (see README.md).
+# Each step is idempotent: a second run rebuilds nothing that is already there.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ENGINE_PATH_FILE := $(VENV)/.pulumi-bin-dir
+PYTEST_ARGS ?=
+
+.PHONY: setup engine check lint typecheck test test-unit demo bench bench-smoke clean
+
+setup: $(STAMP) engine
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]' 
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# The real Pulumi engine: a new-enough `pulumi` on PATH, else built once into
+# ~/.cache/domo-versions-iac (outside the checkout) and reused.
+engine: $(STAMP)
+	@PULUMI_PYTHON_CMD=$(abspath $(PY)) scripts/ensure-pulumi-engine.sh > $(ENGINE_PATH_FILE).tmp
+	@mv $(ENGINE_PATH_FILE).tmp $(ENGINE_PATH_FILE)
+	@echo "pulumi engine: $$(cat $(ENGINE_PATH_FILE))"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+check: lint typecheck
+
+test: setup check
+	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: setup
+	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) scripts/demo.py
+
+bench: setup
+	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,99 @@
+"""Data versions as the rest of the package sees them: parsed, typed, immutable.
+
+The client validates raw API records against ``schemas/dataversion.schema.json``
+before calling :meth:`DataVersion.from_api`, so parsing here can stay simple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+UploadStatus = Literal["success", "error", "processing"]
+UPLOAD_STATUSES: tuple[str, ...] = ("success", "error", "processing")
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO-8601 instant; a missing offset means UTC (Domo's convention)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def format_instant(value: datetime) -> str:
+    """Format an aware datetime the way Domo does: ``2023-03-31T14:21:13Z``."""
+    utc = value.astimezone(timezone.utc)
+    if utc.microsecond:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class DataVersion:
+    """One data version of a dataset, as Domo lists it."""
+
+    data_id: int
+    schema_id: int
+    upload_status: str
+    recorded_date: datetime
+    upload_completed_date: datetime | None
+    num_rows: int
+    num_bytes: int
+
+    @classmethod
+    def from_api(cls, record: dict[str, Any]) -> DataVersion:
+        """Build from one (already schema-validated) record of the v2 listing."""
+        completed = record.get("uploadCompletedDate")
+        return cls(
+            data_id=int(record["dataId"]),
+            schema_id=int(record["schemaId"]),
+            upload_status=str(record["uploadStatus"]),
+            recorded_date=parse_instant(record["recordedDate"]),
+            upload_completed_date=parse_instant(completed) if completed else None,
+            num_rows=int(record.get("numRows") or 0),
+            num_bytes=int(record.get("numBytes") or 0),
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """The record in Domo's v2 JSON shape (camelCase, ``Z`` instants)."""
+        return {
+            "schemaId": self.schema_id,
+            "dataId": self.data_id,
+            "uploadStatus": self.upload_status,
+            "recordedDate": format_instant(self.recorded_date),
+            "uploadCompletedDate": (
+                format_instant(self.upload_completed_date) if self.upload_completed_date else None
+            ),
+            "numRows": self.num_rows,
+            "numBytes": self.num_bytes,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record in this package's snake_case shape (plans, outputs, --json)."""
+        return {
+            "data_id": self.data_id,
+            "schema_id": self.schema_id,
+            "upload_status": self.upload_status,
+            "recorded_date": format_instant(self.recorded_date),
+            "upload_completed_date": (
+                format_instant(self.upload_completed_date) if self.upload_completed_date else None
+            ),
+            "num_rows": self.num_rows,
+            "num_bytes": self.num_bytes,
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> DataVersion:
+        """Inverse of :meth:`to_dict` (used to read provider state back)."""
+        completed = record.get("upload_completed_date")
+        return cls(
+            data_id=int(record["data_id"]),
+            schema_id=int(record["schema_id"]),
+            upload_status=str(record["upload_status"]),
+            recorded_date=parse_instant(record["recorded_date"]),
+            upload_completed_date=parse_instant(completed) if completed else None,
+            num_rows=int(record.get("num_rows") or 0),
+            num_bytes=int(record.get("num_bytes") or 0),
+        )
