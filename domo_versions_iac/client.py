@@ -1,0 +1,754 @@
+"""The Domo data versions client: list and delete, with retries and clear errors.
+
+This module is the one seam where ``requests``/``urllib3`` exceptions, HTTP statuses
+and malformed bodies become :mod:`domo_versions_iac.errors` exceptions.
+
+Retry policy
+------------
+* ``GET`` (listing) is retried on 429, 502, 503, 504, connection errors and timeouts,
+  with exponential backoff and full jitter (``uniform(0, backoff_base * 2**n)``),
+  honouring ``Retry-After`` (seconds or an HTTP date). At most ``max_attempts``
+  attempts; the total time spent *waiting between attempts* never exceeds
+  ``max_retry_seconds`` (a ``Retry-After`` longer than what is left ends the retries
+  at once rather than being shortened). Each attempt is bounded by ``timeout``.
+* ``DELETE`` is never repeated when its outcome is unknown: a timeout, a dropped
+  connection or any 5xx raises :class:`DeleteOutcomeUnknownError` with the batch's ids.
+  Use :meth:`DomoClient.delete_versions_verified`, which re-lists and retries only the
+  ids still present. Two cases differ because nothing was processed: a 429 (rate
+  limiters reject before doing work) IS retried under the same budget, waiting
+  ``Retry-After`` when given (else the backoff); a failure to *connect* (refused,
+  connect timeout) raises plain :class:`DomoConnectionError`, not retried.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timezone
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from domo_versions_iac.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DatasetNotFoundError,
+    DeleteOutcomeUnknownError,
+    DomoConnectionError,
+    DomoError,
+    InvalidResponseError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+from domo_versions_iac.models import DataVersion, parse_instant
+
+logger = logging.getLogger("domo_versions_iac.client")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+_MAX_DETAIL = 300
+
+
+def _user_agent() -> str:
+    from domo_versions_iac import __version__
+
+    return f"domo-versions-iac/{__version__} python-requests/{requests.__version__}"
+
+
+def normalize_instance(instance: str) -> str:
+    """``acme`` / ``acme.domo.com`` / ``https://acme.domo.com`` → ``https://acme.domo.com``.
+
+    A full base URL (``http://127.0.0.1:8123``) is kept as is; plain ``http`` is only
+    allowed for loopback hosts (the emulator) so a token never crosses a network in clear.
+    """
+    if not isinstance(instance, str):
+        raise ConfigurationError(
+            f"Domo instance must be a string, not {type(instance).__name__}", hint=_INSTANCE_HINT
+        )
+    text = instance.strip().rstrip("/")
+    if not text:
+        raise ConfigurationError("Domo instance is empty", hint=_INSTANCE_HINT)
+    if "://" not in text:
+        if _INSTANCE_NAME.match(text):
+            return f"https://{text.lower()}.domo.com"
+        if _HOST.match(text) and text.lower().endswith(".domo.com"):
+            name = text[: -len(".domo.com")]
+            if _INSTANCE_NAME.match(name):
+                return f"https://{text.lower()}"
+        raise ConfigurationError(
+            f"Domo instance {instance!r} is not recognised", hint=_INSTANCE_HINT
+        )
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(
+            f"Domo instance {instance!r} is not a valid URL", hint=_INSTANCE_HINT
+        ) from None
+    host = (parts.hostname or "").lower()
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise ConfigurationError(
+            f"Domo instance {instance!r} must be a bare base URL such as https://acme.domo.com",
+            hint=_INSTANCE_HINT,
+        )
+    if parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
+        raise ConfigurationError(
+            f"Domo instance {instance!r} uses plain http on a non-loopback host",
+            hint="Use https (plain http is only allowed for the local emulator on 127.0.0.1).",
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+_INSTANCE_HINT = (
+    "Give the instance as 'acme', 'acme.domo.com', 'https://acme.domo.com' or, for the "
+    "emulator, a base URL such as 'http://127.0.0.1:8123'."
+)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _check_ids(ids: Iterable[int]) -> list[int]:
+    """Integer ids, deduplicated and sorted; TypeError/ValueError for anything else."""
+    if isinstance(ids, (str, bytes)):
+        raise TypeError("ids must be an iterable of integers, not a string")
+    checked: set[int] = set()
+    for item in ids:
+        if isinstance(item, bool) or not isinstance(item, int):
+            raise TypeError(f"data version ids must be integers, got {item!r}")
+        if item < 0:
+            raise ValueError(f"data version ids are not negative, got {item}")
+        checked.add(int(item))
+    return sorted(checked)
+
+
+def _batches(ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
+
+
+@dataclass(frozen=True)
+class VerifiedDeletion:
+    """The result of :meth:`DomoClient.delete_versions_verified`.
+
+    ``requested``: ids asked for (sorted, deduplicated). ``deleted``: requested ids the
+    final listing no longer shows. ``remaining``: requested ids still listed.
+    ``versions``: the dataset's versions from that final listing. ``error``: the last
+    failure when ``remaining`` is not empty, else ``None``.
+    """
+
+    requested: list[int]
+    deleted: list[int]
+    remaining: list[int]
+    versions: list[DataVersion] = field(repr=False)
+    error: DomoError | None = None
+
+    @property
+    def complete(self) -> bool:
+        return not self.remaining
+
+
+class _Secret:
+    """Holds the token; its repr (in tracebacks, debuggers, ``vars()``) hides it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("the Domo token is not picklable")
+
+
+class _Attempt:
+    """Bookkeeping for one retried call: attempts made and waiting time used."""
+
+    def __init__(self, max_attempts: int, max_retry_seconds: float) -> None:
+        self.max_attempts = max_attempts
+        self.budget = max_retry_seconds
+        self.number = 0
+        self.waited = 0.0
+
+
+class DomoClient:
+    """List and delete data versions of Domo datasets.
+
+    One ``requests.Session`` (one connection pool) per client; safe to share between
+    threads (no per-call state is stored on the client; cookies are refused). The token
+    is sent only in ``X-DOMO-Developer-Token`` and never logged, shown or repr'd.
+    """
+
+    def __init__(
+        self,
+        instance: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        max_retry_seconds: float = 60.0,
+        backoff_base: float = 0.5,
+        batch_size: int = 100,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 10,
+    ) -> None:
+        self._base_url = normalize_instance(instance)
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigurationError(
+                "The Domo developer token is empty",
+                instance=self._base_url,
+                hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
+            )
+        if any(ch in token for ch in "\r\n"):
+            raise ConfigurationError(
+                "The Domo developer token contains a line break",
+                instance=self._base_url,
+                hint="Copy the token again without surrounding whitespace.",
+            )
+        if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:
+            raise ConfigurationError(
+                "timeout must be > 0, max_attempts >= 1, max_retry_seconds and backoff_base >= 0",
+                instance=self._base_url,
+            )
+        if batch_size < 1:
+            raise ConfigurationError("batch_size must be at least 1", instance=self._base_url)
+        self._token = _Secret(token.strip())
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.max_retry_seconds = max_retry_seconds
+        self.backoff_base = backoff_base
+        self.batch_size = batch_size
+        self._sleep = sleep
+        self._random = random.Random()
+        self._random_lock = threading.Lock()
+        self._user_agent = _user_agent()
+        self._owns_session = session is None
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+            if urlsplit(self._base_url).hostname in _LOOPBACK_HOSTS:
+                # the emulator: never route loopback traffic through an HTTP(S)_PROXY
+                session.trust_env = False
+        self._session = session
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``https://acme.domo.com`` (or the emulator's ``http://127.0.0.1:PORT``)."""
+        return self._base_url
+
+    @property
+    def instance(self) -> str:
+        """Display form: host (and port), e.g. ``acme.domo.com`` or ``127.0.0.1:8123``."""
+        return urlsplit(self._base_url).netloc
+
+    def __repr__(self) -> str:
+        return f"DomoClient({self._base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool (only if this client created the session)."""
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> DomoClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public API --------------------------------------------------------------------
+
+    def versions_url(self, dataset_id: str) -> str:
+        return f"{self._base_url}/api/data/v2/datasources/{quote(dataset_id, safe='')}/dataversions"
+
+    def list_versions(self, dataset_id: str) -> list[DataVersion]:
+        """All data versions of the dataset, in the order Domo returned them (one GET)."""
+        dataset_id = self._check_dataset_id(dataset_id)
+        response = self._request("GET", dataset_id)
+        return self._parse_listing(dataset_id, response)
+
+    def delete_versions(
+        self,
+        dataset_id: str,
+        ids: Iterable[int],
+        *,
+        index: bool,
+        batch_size: int | None = None,
+    ) -> list[int]:
+        """Delete versions in batches; return the ids sent (sorted, deduplicated).
+
+        Each batch is one DELETE, never repeated when its outcome is unknown (see the
+        module docs). Raises on the first failing batch; earlier batches are done
+        (:class:`DeleteOutcomeUnknownError` lists them in ``completed_ids``).
+        An empty ``ids`` sends nothing.
+        """
+        dataset_id = self._check_dataset_id(dataset_id)
+        if not isinstance(index, bool):
+            raise TypeError("index must be True or False")
+        wanted = _check_ids(ids)
+        size = self._check_batch_size(batch_size)
+        done: list[int] = []
+        for batch in _batches(wanted, size):
+            try:
+                self._delete_batch(dataset_id, batch, index=index)
+            except DeleteOutcomeUnknownError as exc:
+                exc.completed_ids = sorted(done)
+                raise
+            done.extend(batch)
+        return wanted
+
+    def delete_versions_verified(
+        self,
+        dataset_id: str,
+        ids: Iterable[int],
+        *,
+        index: bool,
+        batch_size: int | None = None,
+        max_rounds: int = 3,
+    ) -> VerifiedDeletion:
+        """Delete ``ids`` and confirm with a listing; retry only ids still present.
+
+        Round: send the pending ids in batches. When a batch fails or its outcome is
+        unknown, re-list the dataset, keep only pending ids still listed, and start the
+        next round (at most ``max_rounds``). Finally exactly one confirming GET (the last
+        re-listing is reused when no DELETE followed it). Happy path: the DELETE batches
+        plus one GET. Partial failure is reported in the result, not raised; an
+        authentication, permission or not-found error is raised when the very first
+        DELETE gets it (later, it ends the rounds and is reported). An error of a
+        re-listing or of the confirming GET is raised (nothing is known then; running
+        again re-plans from a fresh listing).
+        """
+        dataset_id = self._check_dataset_id(dataset_id)
+        if not isinstance(index, bool):
+            raise TypeError("index must be True or False")
+        if max_rounds < 1:
+            raise ValueError("max_rounds must be at least 1")
+        requested = _check_ids(ids)
+        size = self._check_batch_size(batch_size)
+        pending = list(requested)
+        last_error: DomoError | None = None
+        listing: list[DataVersion] | None = None  # valid only if taken after the last DELETE
+        first_request = True
+        for round_number in range(1, max_rounds + 1):
+            if not pending:
+                break
+            failed = False
+            fatal = False
+            for batch in _batches(pending, size):
+                listing = None
+                try:
+                    self._delete_batch(dataset_id, batch, index=index)
+                except (AuthenticationError, PermissionDeniedError, DatasetNotFoundError) as exc:
+                    if first_request:
+                        raise
+                    last_error, failed, fatal = exc, True, True
+                    break
+                except (BadRequestError, InvalidResponseError) as exc:
+                    last_error, failed, fatal = exc, True, True
+                    break
+                except DomoError as exc:
+                    logger.warning(
+                        "delete round %d on dataset %s failed (%s); re-listing before retrying",
+                        round_number,
+                        dataset_id,
+                        type(exc).__name__,
+                    )
+                    last_error, failed = exc, True
+                    break
+                finally:
+                    first_request = False
+            if not failed:
+                pending = []
+                break
+            listing = self.list_versions(dataset_id)
+            present = {version.data_id for version in listing}
+            pending = [data_id for data_id in pending if data_id in present]
+            if fatal:
+                break
+        if listing is None:
+            listing = self.list_versions(dataset_id)
+        present = {version.data_id for version in listing}
+        remaining = [data_id for data_id in requested if data_id in present]
+        deleted = [data_id for data_id in requested if data_id not in present]
+        return VerifiedDeletion(
+            requested=requested,
+            deleted=deleted,
+            remaining=remaining,
+            versions=listing,
+            error=last_error if remaining else None,
+        )
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _check_dataset_id(self, dataset_id: str) -> str:
+        if not isinstance(dataset_id, str) or not dataset_id.strip():
+            raise ConfigurationError("The dataset id is empty", instance=self._base_url)
+        return dataset_id.strip()
+
+    def _check_batch_size(self, batch_size: int | None) -> int:
+        size = self.batch_size if batch_size is None else batch_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError("batch_size must be a positive integer")
+        return size
+
+    def _headers(self, *, json_body: bool) -> dict[str, str]:
+        headers = {
+            "X-DOMO-Developer-Token": self._token.value,
+            "Accept": "application/json",
+            "User-Agent": self._user_agent,
+        }
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _delete_batch(self, dataset_id: str, batch: list[int], *, index: bool) -> None:
+        body = ("[" + ",".join(str(data_id) for data_id in batch) + "]").encode("ascii")
+        logger.info(
+            "DELETE %d version(s) of dataset %s on %s (index=%s): %s",
+            len(batch),
+            dataset_id,
+            self._base_url,
+            str(index).lower(),
+            batch,
+        )
+        self._request("DELETE", dataset_id, body=body, index=index, ids=batch)
+
+    def _backoff(self, attempt: int) -> float:
+        with self._random_lock:
+            return self._random.uniform(0.0, self.backoff_base * (2 ** (attempt - 1)))
+
+    def _request(
+        self,
+        method: str,
+        dataset_id: str,
+        *,
+        body: bytes | None = None,
+        index: bool | None = None,
+        ids: list[int] | None = None,
+    ) -> requests.Response:
+        """One logical call with the retry policy; returns a 2xx response or raises."""
+        url = self.versions_url(dataset_id)
+        params = {"index": "true" if index else "false"} if method == "DELETE" else None
+        state = _Attempt(self.max_attempts, self.max_retry_seconds)
+        while True:
+            state.number += 1
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=body,
+                    headers=self._headers(json_body=body is not None),
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                error = self._transport_error(exc, method, dataset_id, ids)
+                if isinstance(error, DomoConnectionError) and method == "GET":
+                    delay = self._backoff(state.number)
+                    if self._may_retry(state, delay, error, method, dataset_id):
+                        continue
+                raise error from exc
+            status = response.status_code
+            if 200 <= status < 300:
+                return response
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            error = self._status_error(response, method, dataset_id, ids, retry_after)
+            retryable = status in RETRY_STATUSES if method == "GET" else status == 429
+            if retryable:
+                delay = retry_after if retry_after is not None else self._backoff(state.number)
+                if self._may_retry(state, delay, error, method, dataset_id):
+                    response.close()
+                    continue
+            raise error
+
+    def _may_retry(
+        self, state: _Attempt, delay: float, error: DomoError, method: str, dataset_id: str
+    ) -> bool:
+        if state.number >= state.max_attempts:
+            logger.warning(
+                "%s dataset %s: giving up after %d attempt(s): %s",
+                method,
+                dataset_id,
+                state.number,
+                error.summary,
+            )
+            self._note_exhausted(error, state, reason=f"after {state.number} attempts")
+            return False
+        if state.waited + delay > state.budget:
+            self._note_exhausted(
+                error,
+                state,
+                reason=(
+                    f"after {state.number} attempt(s): waiting {delay:.1f}s more would exceed "
+                    f"max_retry_seconds={state.budget:g}"
+                ),
+            )
+            logger.warning("%s dataset %s: retry budget exhausted", method, dataset_id)
+            return False
+        logger.info(
+            "%s dataset %s: %s; retrying in %.2fs (attempt %d of %d)",
+            method,
+            dataset_id,
+            error.summary,
+            delay,
+            state.number + 1,
+            state.max_attempts,
+        )
+        state.waited += delay
+        if delay > 0:
+            self._sleep(delay)
+        return True
+
+    @staticmethod
+    def _note_exhausted(error: DomoError, state: _Attempt, *, reason: str) -> None:
+        """Say in the error that retries ran out, and why."""
+        del state
+        error.hint = f"Gave up {reason}. {error.hint}".strip()
+
+    def _transport_error(
+        self,
+        exc: requests.RequestException,
+        method: str,
+        dataset_id: str,
+        ids: list[int] | None,
+    ) -> DomoError:
+        kind = _describe_transport(exc)
+        not_sent = isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
+        if method == "DELETE" and not not_sent:
+            return DeleteOutcomeUnknownError(
+                f"The DELETE of {len(ids or [])} version(s) got no answer ({kind})",
+                ids=ids or [],
+                instance=self._base_url,
+                dataset_id=dataset_id,
+            )
+        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+            return DomoConnectionError(
+                f"Could not reach Domo ({kind})",
+                instance=self._base_url,
+                dataset_id=dataset_id,
+            )
+        return DomoConnectionError(
+            f"The request to Domo failed ({kind})",
+            instance=self._base_url,
+            dataset_id=dataset_id,
+        )
+
+    def _status_error(
+        self,
+        response: requests.Response,
+        method: str,
+        dataset_id: str,
+        ids: list[int] | None,
+        retry_after: float | None,
+    ) -> DomoError:
+        status = response.status_code
+        domo_message, toe = _error_details(response)
+        common: dict[str, Any] = {
+            "instance": self._base_url,
+            "dataset_id": dataset_id,
+            "status": status,
+            "domo_message": domo_message,
+            "toe": toe,
+        }
+        if status == 401:
+            return AuthenticationError("Domo rejected the developer token", **common)
+        if status == 403:
+            return PermissionDeniedError(
+                "Domo denied access" if method == "GET" else "Domo refused to delete versions",
+                **common,
+            )
+        if status == 404:
+            return DatasetNotFoundError("Domo does not know this dataset", **common)
+        if status == 429:
+            return RateLimitedError(
+                "Domo kept rate limiting the request", retry_after=retry_after, **common
+            )
+        if status >= 500 and method == "DELETE":
+            return DeleteOutcomeUnknownError(
+                f"The DELETE of {len(ids or [])} version(s) failed on Domo's side",
+                ids=ids or [],
+                **common,
+            )
+        if status >= 500:
+            return ServerError("Domo failed to answer", **common)
+        if 300 <= status < 400:
+            return InvalidResponseError(
+                f"Domo answered with a redirect to {response.headers.get('Location', '?')!r}",
+                hint="Check the instance name; Domo should not redirect API calls.",
+                **common,
+            )
+        return BadRequestError(f"Domo rejected the {method} request", **common)
+
+    def _parse_listing(self, dataset_id: str, response: requests.Response) -> list[DataVersion]:
+        from domo_versions_iac.schemas import validator
+
+        common: dict[str, Any] = {"instance": self._base_url, "dataset_id": dataset_id}
+        try:
+            data = response.json()
+        except ValueError:
+            snippet = response.text[:80].strip()
+            raise InvalidResponseError(
+                f"The version listing is not JSON (starts with {snippet!r})", **common
+            ) from None
+        if not isinstance(data, list):
+            raise InvalidResponseError(
+                f"The version listing is a JSON {type(data).__name__}, not an array", **common
+            )
+        check = validator("dataversion")
+        versions: list[DataVersion] = []
+        for position, record in enumerate(data):
+            error = next(iter(sorted(check.iter_errors(record), key=lambda e: e.path)), None)
+            if error is None:
+                field_name, detail = _check_dates(record)
+                if not field_name:
+                    try:
+                        versions.append(DataVersion.from_api(record))
+                        continue
+                    except (KeyError, TypeError, ValueError) as exc:
+                        field_name, detail = "(record)", f"cannot be parsed ({exc})"
+            else:
+                field_name = _error_field(error)
+                detail = error.message
+            label = f"record {position}"
+            if isinstance(record, dict) and isinstance(record.get("dataId"), int):
+                label += f" (dataId {record['dataId']})"
+            raise InvalidResponseError(
+                f"The version listing's {label} has a bad field {field_name!r}: {detail[:200]}",
+                **common,
+            )
+        return versions
+
+
+def _check_dates(record: dict[str, Any]) -> tuple[str, str]:
+    """The first date field that is not an ISO-8601 instant (the schema's ``format``
+    is only checked when optional packages are installed), as (field, detail)."""
+    for name in ("recordedDate", "uploadCompletedDate"):
+        value = record.get(name)
+        if isinstance(value, str):
+            try:
+                parse_instant(value)
+            except ValueError:
+                return name, f"{value[:40]!r} is not an ISO-8601 date-time"
+    return "", ""
+
+
+def _error_field(error: Any) -> str:
+    path = [str(part) for part in error.path]
+    if error.validator == "required":
+        match = re.match(r"'([^']+)' is a required property", error.message)
+        if match:
+            path.append(match.group(1))
+    return ".".join(path) or "(record)"
+
+
+def _error_details(response: requests.Response) -> tuple[str | None, str | None]:
+    """Domo's ``message`` and ``toe`` from an error body (JSON or plain text)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error_description") or data.get("error")
+        toe = data.get("toe")
+        return (
+            str(message)[:_MAX_DETAIL] if message else None,
+            str(toe)[:100] if toe else None,
+        )
+    text = (response.text or "").strip()
+    if text and not text.lstrip().startswith("<"):
+        return text.splitlines()[0][:_MAX_DETAIL], None
+    return None, None
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """True if the connection was never established (so nothing was sent)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        ):
+            return True
+        if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
+            current = current.reason
+            continue
+        nested = current.args[0] if current.args else None
+        if isinstance(nested, BaseException):
+            current = nested
+            continue
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _describe_transport(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(exc, requests.ConnectionError):
+        if _is_connect_failure(exc):
+            return "connection refused or host unreachable"
+        return "connection closed without a response"
+    return type(exc).__name__
+
+
+__all__ = [
+    "RETRY_STATUSES",
+    "DomoClient",
+    "VerifiedDeletion",
+    "normalize_instance",
+    "parse_retry_after",
+]

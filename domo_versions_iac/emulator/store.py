@@ -1,0 +1,410 @@
+"""The emulator's state and Domo's behaviour, with no HTTP in sight.
+
+:class:`EmulatorStore` holds datasets, versions, tokens, pending faults and the request
+log behind one lock. :meth:`EmulatorStore.handle` turns a parsed API request
+(:class:`ApiRequest`) into an :class:`ApiResponse` (status, JSON body, headers, or
+"drop the connection"); the HTTP layer in :mod:`.server` only parses and writes bytes.
+
+Behaviour (mirrors Domo's v2 data versions API as documented, worst case where unknown):
+
+* Order of checks: token (401) → injected faults → dataset (404) → request body (400).
+* ``GET`` lists versions sorted by ``dataId``.
+* ``DELETE`` needs a JSON array of non-negative integers (400 otherwise). ``index``
+  absent counts as ``false``; a value other than ``true``/``false`` is a 400. Unknown
+  or already deleted ids are ignored (Domo's behaviour here is undocumented).
+* Every error body is Domo-shaped: ``{"status", "statusReason", "message", "toe"}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from domo_versions_iac.errors import status_text
+from domo_versions_iac.models import format_instant
+
+FAULT_KINDS = ("status", "drop", "partial_delete")
+FAULT_METHODS = ("GET", "DELETE")
+
+
+@dataclass
+class Fault:
+    """A misbehaviour for the next ``count`` matching API requests.
+
+    ``kind``: ``"status"`` answers ``status`` (with ``Retry-After: retry_after`` when
+    set) instead of doing the work; ``"drop"`` closes the connection without any
+    response; ``"partial_delete"`` (DELETE only) removes only the first ``partial`` ids
+    of the batch (in the order sent) and then answers ``status`` (default 500).
+    ``method``/``dataset_id`` restrict which requests match (``None`` = any).
+    ``latency`` delays each matching request by that many seconds before answering
+    (with ``kind="status"`` and ``status=None`` it is pure latency, e.g. for timeouts).
+    """
+
+    status: int | None = None
+    retry_after: str | None = None
+    count: int = 1
+    method: str | None = None
+    dataset_id: str | None = None
+    kind: str = "status"
+    latency: float = 0.0
+    partial: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, not {self.kind!r}")
+        if self.method is not None:
+            self.method = self.method.upper()
+            if self.method not in FAULT_METHODS:
+                raise ValueError(f"fault method must be GET, DELETE or None, not {self.method!r}")
+        if self.status is not None and not 100 <= int(self.status) <= 599:
+            raise ValueError(f"fault status must be an HTTP status, not {self.status!r}")
+        if int(self.count) < 1:
+            raise ValueError("fault count must be at least 1")
+        if float(self.latency) < 0 or int(self.partial) < 0:
+            raise ValueError("fault latency and partial must not be negative")
+        if self.kind == "partial_delete":
+            if self.method not in (None, "DELETE"):
+                raise ValueError("a partial_delete fault applies to DELETE requests only")
+            self.method = "DELETE"
+            if self.status is None:
+                self.status = 500
+        if self.retry_after is not None:
+            self.retry_after = str(self.retry_after)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """Build from JSON (unknown keys are an error, to catch typos in tests)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the emulator saw it (``status`` is ``None`` when dropped)."""
+
+    method: str
+    path: str
+    dataset_id: str | None
+    index: bool | None
+    body_ids: list[int] | None
+    status: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """A parsed request to the data versions API (no HTTP types)."""
+
+    method: str
+    path: str
+    dataset_id: str
+    token: str | None
+    index: str | None = None
+    body: bytes = b""
+
+
+@dataclass
+class ApiResponse:
+    """What to answer: ``drop`` means close the connection without any response."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    delay: float = 0.0
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """A Domo-style error body with a fresh trace id (``toe``)."""
+    reason = status_text(status).partition(" ")[2] or "Error"
+    return {
+        "status": status,
+        "statusReason": reason,
+        "message": message,
+        "toe": uuid.uuid4().hex[:10].upper() + "-" + uuid.uuid4().hex[:6].upper(),
+    }
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> ApiResponse:
+    return ApiResponse(status=status, body=error_body(status, message), headers=headers or {})
+
+
+def _parse_ids(body: bytes) -> list[int] | None:
+    try:
+        data = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, list):
+        return None
+    if not all(isinstance(item, int) and not isinstance(item, bool) and item >= 0 for item in data):
+        return None
+    return list(data)
+
+
+class EmulatorStore:
+    """Datasets, versions, tokens, faults and the request log, behind one lock."""
+
+    def __init__(self, seed: dict[str, Any] | None = None) -> None:
+        if seed is None:
+            from domo_versions_iac.emulator.seed import default_seed
+
+            seed = default_seed()
+        self._seed = copy.deepcopy(seed)
+        self._lock = threading.RLock()
+        self._datasets: dict[str, dict[str, Any]] = {}
+        self._tokens: set[str] = set()
+        self._faults: list[Fault] = []
+        self._requests: list[RequestRecord] = []
+        self._latency = 0.0
+        self.reset()
+
+    # -- state -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the seed: datasets, tokens; clears faults, latency and the log."""
+        with self._lock:
+            seed = copy.deepcopy(self._seed)
+            self._tokens = set(seed.get("tokens", []))
+            self._datasets = {}
+            for dataset_id, dataset in seed.get("datasets", {}).items():
+                self._datasets[dataset_id] = {
+                    "name": dataset.get("name", dataset_id),
+                    "versions": {int(v["dataId"]): v for v in dataset.get("versions", [])},
+                }
+            self._faults = []
+            self._requests = []
+            self._latency = 0.0
+
+    @property
+    def tokens(self) -> set[str]:
+        """Accepted developer tokens (a copy)."""
+        with self._lock:
+            return set(self._tokens)
+
+    def add_token(self, token: str) -> None:
+        with self._lock:
+            self._tokens.add(token)
+
+    def dataset_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._datasets)
+
+    def has_dataset(self, dataset_id: str) -> bool:
+        with self._lock:
+            return dataset_id in self._datasets
+
+    def add_dataset(
+        self, dataset_id: str, versions: list[dict[str, Any]] | None = None, *, name: str = ""
+    ) -> None:
+        """Create (or replace) a dataset with the given v2 records."""
+        with self._lock:
+            self._datasets[dataset_id] = {
+                "name": name or dataset_id,
+                "versions": {int(v["dataId"]): copy.deepcopy(v) for v in versions or []},
+            }
+
+    def list_versions(self, dataset_id: str) -> list[dict[str, Any]]:
+        """The dataset's records (copies) sorted by ``dataId``; KeyError if unknown."""
+        with self._lock:
+            versions = self._datasets[dataset_id]["versions"]
+            return [copy.deepcopy(versions[key]) for key in sorted(versions)]
+
+    def delete_versions(self, dataset_id: str, ids: list[int], index: bool = False) -> list[int]:
+        """Remove ``ids`` (unknown ones ignored); return the ids actually removed.
+
+        ``index`` is accepted for symmetry with the API (the emulator has no Adrenaline);
+        it is recorded in the request log by :meth:`handle`.
+        """
+        del index
+        with self._lock:
+            versions = self._datasets[dataset_id]["versions"]
+            removed = [data_id for data_id in ids if versions.pop(data_id, None) is not None]
+            return removed
+
+    def add_version(
+        self,
+        dataset_id: str,
+        *,
+        upload_status: str = "success",
+        num_rows: int = 10_000,
+        num_bytes: int | None = None,
+        recorded_date: datetime | str | None = None,
+        schema_id: int | None = None,
+    ) -> dict[str, Any]:
+        """An upload arriving: append a version with the next ``dataId``; return it."""
+        if upload_status not in ("success", "error", "processing"):
+            raise ValueError(
+                f"upload_status must be success, error or processing, not {upload_status!r}"
+            )
+        if isinstance(recorded_date, str):
+            from domo_versions_iac.models import parse_instant
+
+            recorded_date = parse_instant(recorded_date)
+        recorded = recorded_date or datetime.now(timezone.utc).replace(microsecond=0)
+        with self._lock:
+            if dataset_id not in self._datasets:
+                raise KeyError(dataset_id)
+            versions = self._datasets[dataset_id]["versions"]
+            existing = list(versions.values())
+            next_id = max(versions, default=0) + 1
+            if schema_id is None:
+                schema_id = max((int(v["schemaId"]) for v in existing), default=1)
+            record: dict[str, Any] = {
+                "schemaId": schema_id,
+                "dataId": next_id,
+                "uploadStatus": upload_status,
+                "recordedDate": format_instant(recorded),
+            }
+            if upload_status == "processing":
+                record["numRows"] = 0
+                record["numBytes"] = 0
+            else:
+                rows = num_rows if upload_status == "success" else 0
+                record["uploadCompletedDate"] = format_instant(recorded + timedelta(seconds=30))
+                record["numRows"] = rows
+                record["numBytes"] = (
+                    num_bytes
+                    if num_bytes is not None and upload_status == "success"
+                    else rows * 120
+                )
+            versions[next_id] = record
+            return copy.deepcopy(record)
+
+    # -- test controls -----------------------------------------------------------------
+
+    def inject_fault(self, fault: Fault) -> None:
+        """Queue a fault; faults are consumed in the order they were injected."""
+        with self._lock:
+            self._faults.append(copy.copy(fault))
+
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return [copy.copy(f) for f in self._faults]
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults = []
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every API request by ``seconds``."""
+        if seconds < 0:
+            raise ValueError("latency must not be negative")
+        with self._lock:
+            self._latency = float(seconds)
+
+    @property
+    def latency(self) -> float:
+        with self._lock:
+            return self._latency
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The API request log (a copy), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests = []
+
+    # -- the API -----------------------------------------------------------------------
+
+    def _take_fault(self, method: str, dataset_id: str) -> Fault | None:
+        for position, fault in enumerate(self._faults):
+            if fault.method not in (None, method):
+                continue
+            if fault.dataset_id not in (None, dataset_id):
+                continue
+            taken = copy.copy(fault)
+            fault.count -= 1
+            if fault.count <= 0:
+                del self._faults[position]
+            return taken
+        return None
+
+    def handle(self, request: ApiRequest) -> ApiResponse:
+        """Answer one API request and log it. Thread-safe."""
+        with self._lock:
+            response, index, body_ids = self._handle_locked(request)
+            response.delay += self._latency
+            self._requests.append(
+                RequestRecord(
+                    method=request.method,
+                    path=request.path,
+                    dataset_id=request.dataset_id,
+                    index=index,
+                    body_ids=body_ids,
+                    status=None if response.drop else response.status,
+                )
+            )
+            return response
+
+    def _handle_locked(
+        self, request: ApiRequest
+    ) -> tuple[ApiResponse, bool | None, list[int] | None]:
+        method = request.method
+        index: bool | None = None
+        body_ids: list[int] | None = None
+        if method == "DELETE":
+            body_ids = _parse_ids(request.body)
+            if request.index in ("true", "false"):
+                index = request.index == "true"
+        if method not in FAULT_METHODS:
+            return (
+                _error(405, f"Method {method} is not supported on this resource"),
+                index,
+                body_ids,
+            )
+        if not request.token:
+            return _error(401, "Missing X-DOMO-Developer-Token header"), index, body_ids
+        if request.token not in self._tokens:
+            return _error(401, "Invalid or expired developer token"), index, body_ids
+
+        fault = self._take_fault(method, request.dataset_id)
+        delay = fault.latency if fault else 0.0
+        if fault is not None and fault.kind == "drop":
+            return ApiResponse(drop=True, delay=delay), index, body_ids
+        if fault is not None and fault.kind == "status" and fault.status is not None:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            message = "Too many requests" if fault.status == 429 else "Injected fault"
+            response = _error(fault.status, message, headers)
+            response.delay = delay
+            return response, index, body_ids
+
+        if request.dataset_id not in self._datasets:
+            response = _error(404, f"DataSource {request.dataset_id} not found")
+            response.delay = delay
+            return response, index, body_ids
+
+        if method == "GET":
+            return (
+                ApiResponse(status=200, body=self.list_versions(request.dataset_id), delay=delay),
+                index,
+                body_ids,
+            )
+
+        if request.index is not None and index is None:
+            response = _error(400, f"Invalid value for parameter index: {request.index!r}")
+        elif body_ids is None:
+            response = _error(400, "Request body must be a JSON array of data version ids")
+        elif fault is not None and fault.kind == "partial_delete":
+            self.delete_versions(request.dataset_id, body_ids[: fault.partial], bool(index))
+            response = _error(fault.status or 500, "Delete failed part way through")
+        else:
+            self.delete_versions(request.dataset_id, body_ids, bool(index))
+            response = ApiResponse(status=200, body=None)
+        response.delay = delay
+        return response, index, body_ids

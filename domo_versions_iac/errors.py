@@ -1,0 +1,218 @@
+"""Every error the Domo client raises, in one short hierarchy.
+
+Lower-level errors (``requests``/``urllib3`` exceptions, HTTP statuses, malformed JSON)
+are translated into these classes at one seam, :mod:`domo_versions_iac.client`; callers
+never need to catch anything else.
+
+::
+
+    DomoError
+    ├── ConfigurationError (also a ValueError)   bad instance, empty token
+    ├── AuthenticationError                     401
+    ├── PermissionDeniedError                   403
+    ├── DatasetNotFoundError                    404
+    ├── BadRequestError                         400 and other 4xx
+    ├── RateLimitedError                        429 after retries ran out
+    ├── ServerError                             5xx after retries ran out
+    ├── InvalidResponseError                    2xx whose body is not what Domo documents
+    ├── DomoConnectionError                     connection refused/reset, timeout
+    └── DeleteOutcomeUnknownError               DELETE timed out or got 5xx: ``.ids`` may be gone
+
+Messages name the instance, the dataset, the HTTP status and Domo's ``message`` and
+``toe`` (trace id) when present, and end with what to do next. The developer token is
+never given to an error, so it cannot appear in a message or a repr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+def status_text(status: int) -> str:
+    """``401 Unauthorized``; just the number when the reason is not known."""
+    reason = _REASONS.get(status)
+    return f"{status} {reason}" if reason else str(status)
+
+
+class DomoError(Exception):
+    """Base class: something went wrong talking to Domo (or the emulator).
+
+    Attributes: ``instance`` (base URL, never the token), ``dataset_id``, ``status``
+    (HTTP status or ``None``), ``domo_message`` and ``toe`` (from Domo's error body),
+    ``hint`` (what to do next).
+    """
+
+    default_hint: str = ""
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        instance: str | None = None,
+        dataset_id: str | None = None,
+        status: int | None = None,
+        domo_message: str | None = None,
+        toe: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.summary = summary
+        self.instance = instance
+        self.dataset_id = dataset_id
+        self.status = status
+        self.domo_message = domo_message
+        self.toe = toe
+        self.hint = self.default_hint if hint is None else hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        text = self.summary
+        if self.status is not None:
+            text += f" ({status_text(self.status)})"
+        if self.dataset_id:
+            text += f" for dataset {self.dataset_id}"
+        if self.instance:
+            text += f" on {self.instance}"
+        detail = ""
+        if self.domo_message:
+            detail = self.domo_message.strip().rstrip(".")
+        if self.toe:
+            detail = f"{detail} (toe: {self.toe})" if detail else f"toe: {self.toe}"
+        if detail:
+            text += f": {detail}"
+        text += "."
+        if self.hint:
+            text += f" {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        return self._render()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._render()!r})"
+
+
+class ConfigurationError(DomoError, ValueError):
+    """The client was configured wrongly (bad instance, empty token, bad option)."""
+
+
+class AuthenticationError(DomoError):
+    """401: the developer token is missing, wrong, expired or revoked."""
+
+    default_hint = "Check DOMO_DEVELOPER_TOKEN / domo:token; tokens expire and can be revoked."
+
+
+class PermissionDeniedError(DomoError):
+    """403: the token's user may not read or change this dataset."""
+
+    default_hint = (
+        "The token's user needs edit rights on the dataset (or an admin role); "
+        "share the dataset with that user or use another token."
+    )
+
+
+class DatasetNotFoundError(DomoError):
+    """404: no such dataset on this instance (or the token's user cannot see it)."""
+
+    default_hint = (
+        "Check the dataset id (the UUID in the dataset's URL) and the instance; "
+        "the dataset may have been deleted."
+    )
+
+
+class BadRequestError(DomoError):
+    """400 or another 4xx that retrying will not fix."""
+
+    default_hint = "This is likely a bug in domo-versions-iac; please report it with the toe."
+
+
+class RateLimitedError(DomoError):
+    """429 and the retry budget (attempts or time) ran out."""
+
+    default_hint = (
+        "Domo is rate limiting this token; wait a few minutes and run again, "
+        "or raise max_retry_seconds."
+    )
+
+    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(summary, **kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(DomoError):
+    """5xx and the retry budget ran out (for reads), or a 5xx Domo says is final."""
+
+    default_hint = (
+        "Domo had a server-side problem; run again later and quote the toe to Domo support."
+    )
+
+
+class InvalidResponseError(DomoError):
+    """A successful status with a body that does not match Domo's documented shape."""
+
+    default_hint = (
+        "Domo's API may have changed; please report this with the dataset id and the toe."
+    )
+
+
+class DomoConnectionError(DomoError):
+    """The request did not get an HTTP response: DNS, refused, reset, or timeout."""
+
+    default_hint = "Check the instance name and the network (proxy, VPN, firewall), then run again."
+
+
+class DeleteOutcomeUnknownError(DomoError):
+    """A DELETE got no clear answer (timeout, dropped connection, 5xx).
+
+    ``ids`` are the version ids of that request: some, all or none may be gone. The
+    request is never repeated blindly; re-list the dataset and retry only the ids still
+    present (``DomoClient.delete_versions_verified`` does exactly that).
+    ``completed_ids`` are ids of earlier batches of the same call that Domo confirmed.
+    """
+
+    default_hint = (
+        "Some of these versions may already be deleted; list the dataset again and "
+        "retry only the ids that are still present (delete_versions_verified does this)."
+    )
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        ids: Iterable[int] = (),
+        completed_ids: Iterable[int] = (),
+        **kwargs: object,
+    ) -> None:
+        self.ids: list[int] = sorted(ids)
+        self.completed_ids: list[int] = sorted(completed_ids)
+        super().__init__(summary, **kwargs)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "DatasetNotFoundError",
+    "DeleteOutcomeUnknownError",
+    "DomoConnectionError",
+    "DomoError",
+    "InvalidResponseError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "status_text",
+]

@@ -1,0 +1,56 @@
+"""Shared fixtures: a fresh emulator per test and a fast client for it.
+
+``emulator`` yields a started :class:`EmulatorServer` on 127.0.0.1 (free port) with a
+fresh default-seed store (``emulator.store`` for in-process controls); it is stopped
+after the test. ``client`` is a :class:`DomoClient` for it whose retries do not really
+sleep: the requested delays are recorded in the ``sleeps`` fixture's list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from domo_versions_iac.client import DomoClient
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+
+
+@pytest.fixture
+def emulator_store() -> EmulatorStore:
+    """A fresh store with the default seed (not served)."""
+    return EmulatorStore()
+
+
+@pytest.fixture
+def emulator(emulator_store: EmulatorStore) -> Iterator[EmulatorServer]:
+    """A running emulator (default seed, free loopback port), stopped after the test."""
+    server = EmulatorServer(emulator_store).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """Delays the ``client`` fixture asked to sleep (it does not actually sleep)."""
+    return []
+
+
+@pytest.fixture
+def client(emulator: EmulatorServer, sleeps: list[float]) -> Iterator[DomoClient]:
+    """A client for ``emulator`` with the emulator token, short timeout, no real sleeping."""
+    domo = DomoClient(
+        emulator.url,
+        EMULATOR_TOKEN,
+        timeout=5.0,
+        max_attempts=5,
+        max_retry_seconds=60.0,
+        backoff_base=0.01,
+        sleep=sleeps.append,
+    )
+    try:
+        yield domo
+    finally:
+        domo.close()

@@ -1,0 +1,527 @@
+"""The emulator on its own: seed, store (domain logic), HTTP layer, controls."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from domo_versions_iac.schemas import load_schema, validator
+
+from domo_versions_iac.emulator import (
+    BUDGET_DATASET_ID,
+    DEFAULT_DATASET_IDS,
+    EMULATOR_TOKEN,
+    EVENTS_DATASET_ID,
+    INVENTORY_DATASET_ID,
+    SALES_DATASET_ID,
+    EmulatorControl,
+    EmulatorServer,
+    EmulatorStore,
+    Fault,
+    SeedError,
+    default_seed,
+    load_seed,
+    serve,
+    validate_seed,
+)
+from domo_versions_iac.models import parse_instant
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+AUTH = {"X-DOMO-Developer-Token": EMULATOR_TOKEN}
+
+
+def api(server: EmulatorServer, dataset_id: str) -> str:
+    return f"{server.url}/api/data/v2/datasources/{dataset_id}/dataversions"
+
+
+def small_seed() -> dict[str, Any]:
+    return {
+        "tokens": ["t1"],
+        "datasets": {
+            "ds": {
+                "name": "small",
+                "versions": [
+                    {
+                        "schemaId": 1,
+                        "dataId": i,
+                        "uploadStatus": "success",
+                        "recordedDate": f"2024-01-0{i}T00:00:00Z",
+                        "uploadCompletedDate": f"2024-01-0{i}T00:01:00Z",
+                        "numRows": 10 * i,
+                        "numBytes": 1000 * i,
+                    }
+                    for i in range(1, 6)
+                ],
+            }
+        },
+    }
+
+
+# -- seed --------------------------------------------------------------------------------
+
+
+def test_default_seed_is_valid_and_realistic() -> None:
+    seed = default_seed(now=NOW)
+    validate_seed(seed)
+    assert seed["tokens"] == [EMULATOR_TOKEN]
+    datasets = seed["datasets"]
+    assert list(datasets) == list(DEFAULT_DATASET_IDS)
+
+    sales = datasets[SALES_DATASET_ID]["versions"]
+    assert 380 <= len(sales) <= 420
+    statuses = [v["uploadStatus"] for v in sales]
+    assert 3 <= statuses.count("error") <= 10
+    first, last = parse_instant(sales[0]["recordedDate"]), parse_instant(sales[-1]["recordedDate"])
+    assert timedelta(days=380) < last - first < timedelta(days=410)
+    assert last <= NOW
+    good = [v for v in sales if v["uploadStatus"] == "success"]
+    assert all(1_000 <= v["numRows"] <= 10_000_000 for v in good)
+    assert all(60 <= v["numBytes"] / v["numRows"] <= 200 for v in good)
+
+    events = datasets[EVENTS_DATASET_ID]["versions"]
+    assert 180 <= len(events) <= 220
+    inventory = datasets[INVENTORY_DATASET_ID]["versions"]
+    assert len(inventory) == 12
+    assert inventory[-1]["uploadStatus"] == "processing"
+    assert "uploadCompletedDate" not in inventory[-1]
+    assert all(v["uploadStatus"] == "success" for v in inventory[:-1])
+    assert len(datasets[BUDGET_DATASET_ID]["versions"]) == 5
+
+    for dataset in datasets.values():
+        ids = [v["dataId"] for v in dataset["versions"]]
+        assert ids == sorted(set(ids))
+
+
+def test_default_seed_is_deterministic_and_relative_to_now() -> None:
+    assert default_seed(now=NOW) == default_seed(now=NOW)
+    later = default_seed(now=NOW + timedelta(days=10))
+    a = default_seed(now=NOW)["datasets"][BUDGET_DATASET_ID]["versions"]
+    b = later["datasets"][BUDGET_DATASET_ID]["versions"]
+    assert [v["dataId"] for v in a] == [v["dataId"] for v in b]
+    assert [v["numRows"] for v in a] == [v["numRows"] for v in b]
+    shift = parse_instant(b[-1]["recordedDate"]) - parse_instant(a[-1]["recordedDate"])
+    assert shift == timedelta(days=10)
+    # without ``now`` the newest sales version is recent (demo-friendly)
+    sales = default_seed()["datasets"][SALES_DATASET_ID]["versions"]
+    age = datetime.now(timezone.utc) - parse_instant(sales[-1]["recordedDate"])
+    assert timedelta(0) <= age < timedelta(days=2)
+
+
+def test_default_store_loads_fast() -> None:
+    started = time.perf_counter()
+    EmulatorStore()
+    assert time.perf_counter() - started < 0.2
+
+
+def test_seed_schema_embeds_the_dataversion_schema() -> None:
+    seed_schema = load_schema("emulator-seed")
+    version_schema = {
+        k: v for k, v in load_schema("dataversion").items() if k not in ("$schema", "$id")
+    }
+    assert seed_schema["$defs"]["dataversion"] == version_schema
+
+
+def test_default_versions_validate_against_dataversion_schema() -> None:
+    check = validator("dataversion")
+    for dataset in default_seed(now=NOW)["datasets"].values():
+        for record in dataset["versions"]:
+            check.validate(record)
+
+
+def test_load_seed_from_file(tmp_path: Path) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(small_seed()))
+    seed = load_seed(path)
+    store = EmulatorStore(seed)
+    assert store.tokens == {"t1"}
+    assert [v["dataId"] for v in store.list_versions("ds")] == [1, 2, 3, 4, 5]
+    assert load_seed(None)["tokens"] == [EMULATOR_TOKEN]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not JSON"),
+        (json.dumps({"datasets": {}}), "tokens"),
+        (json.dumps({"tokens": ["t"], "datasets": {"d": {"versions": [{"dataId": 1}]}}}), "d/"),
+        (
+            json.dumps(
+                {
+                    "tokens": ["t"],
+                    "datasets": {
+                        "d": {"versions": [small_seed()["datasets"]["ds"]["versions"][0]] * 2}
+                    },
+                }
+            ),
+            "duplicate",
+        ),
+    ],
+)
+def test_load_seed_rejects_bad_files(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(content)
+    with pytest.raises(SeedError, match=message):
+        load_seed(path)
+
+
+def test_load_seed_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SeedError, match="cannot read"):
+        load_seed(tmp_path / "nope.json")
+
+
+# -- store (no HTTP) ---------------------------------------------------------------------
+
+
+def test_store_list_delete_add_reset() -> None:
+    store = EmulatorStore(small_seed())
+    assert [v["dataId"] for v in store.list_versions("ds")] == [1, 2, 3, 4, 5]
+    assert store.delete_versions("ds", [2, 4, 99], index=False) == [2, 4]
+    assert [v["dataId"] for v in store.list_versions("ds")] == [1, 3, 5]
+    record = store.add_version("ds", num_rows=500, num_bytes=60_000)
+    assert record["dataId"] == 6
+    assert record["uploadStatus"] == "success"
+    assert record["numRows"] == 500 and record["numBytes"] == 60_000
+    validator("dataversion").validate(record)
+    processing = store.add_version("ds", upload_status="processing")
+    assert processing["dataId"] == 7
+    assert "uploadCompletedDate" not in processing
+    failed = store.add_version("ds", upload_status="error", recorded_date="2024-02-01T00:00:00Z")
+    assert failed["numRows"] == 0 and failed["recordedDate"] == "2024-02-01T00:00:00Z"
+    with pytest.raises(ValueError):
+        store.add_version("ds", upload_status="weird")
+    with pytest.raises(KeyError):
+        store.add_version("missing")
+    store.add_dataset("other", [], name="Other")
+    assert store.add_version("other")["dataId"] == 1
+    store.inject_fault(Fault(status=500))
+    store.set_latency(0.5)
+    store.reset()
+    assert [v["dataId"] for v in store.list_versions("ds")] == [1, 2, 3, 4, 5]
+    assert not store.has_dataset("other")
+    assert store.faults() == [] and store.latency == 0.0 and store.requests == []
+
+
+def test_store_list_returns_copies() -> None:
+    store = EmulatorStore(small_seed())
+    store.list_versions("ds")[0]["dataId"] = 1000
+    assert store.list_versions("ds")[0]["dataId"] == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "explode"},
+        {"method": "POST"},
+        {"status": 42},
+        {"count": 0},
+        {"latency": -1},
+        {"kind": "partial_delete", "method": "GET"},
+    ],
+)
+def test_fault_validation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Fault(**kwargs)
+
+
+def test_fault_defaults_and_from_dict() -> None:
+    fault = Fault(kind="partial_delete", partial=2)
+    assert fault.method == "DELETE" and fault.status == 500
+    assert Fault.from_dict({"status": 429, "retry_after": 3}).retry_after == "3"
+    with pytest.raises(ValueError, match="unknown fault field"):
+        Fault.from_dict({"stauts": 429})
+
+
+def test_store_fault_matching_and_count() -> None:
+    from domo_versions_iac.emulator import ApiRequest
+
+    store = EmulatorStore(small_seed())
+    store.inject_fault(Fault(status=503, count=2, method="DELETE", dataset_id="ds"))
+    get = ApiRequest("GET", "/p", "ds", "t1")
+    delete = ApiRequest("DELETE", "/p", "ds", "t1", index="false", body=b"[1]")
+    assert store.handle(get).status == 200
+    assert store.handle(delete).status == 503
+    assert store.handle(delete).status == 503
+    assert store.handle(delete).status == 200
+    assert [r.status for r in store.requests] == [200, 503, 503, 200]
+    assert [r.dataset_id for r in store.requests] == ["ds"] * 4
+    assert store.requests[1].body_ids == [1] and store.requests[1].index is False
+
+
+def test_store_auth_comes_before_faults() -> None:
+    from domo_versions_iac.emulator import ApiRequest
+
+    store = EmulatorStore(small_seed())
+    store.inject_fault(Fault(status=500))
+    assert store.handle(ApiRequest("GET", "/p", "ds", "wrong")).status == 401
+    assert store.handle(ApiRequest("GET", "/p", "ds", "t1")).status == 500
+
+
+# -- HTTP --------------------------------------------------------------------------------
+
+
+def test_list_over_http(emulator: EmulatorServer) -> None:
+    response = requests.get(api(emulator, SALES_DATASET_ID), headers=AUTH, timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    records = response.json()
+    assert records == emulator.store.list_versions(SALES_DATASET_ID)
+    assert [r["dataId"] for r in records] == sorted(r["dataId"] for r in records)
+    log = emulator.store.requests
+    assert [(r.method, r.dataset_id, r.status) for r in log] == [("GET", SALES_DATASET_ID, 200)]
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-DOMO-Developer-Token": "nope"}])
+def test_401_without_or_with_unknown_token(
+    emulator: EmulatorServer, headers: dict[str, str]
+) -> None:
+    for method in ("GET", "DELETE"):
+        response = requests.request(
+            method, api(emulator, SALES_DATASET_ID), headers=headers, json=[1], timeout=5
+        )
+        assert response.status_code == 401
+        body = response.json()
+        assert body["status"] == 401 and body["statusReason"] == "Unauthorized"
+        assert body["message"] and body["toe"]
+    assert len(emulator.store.list_versions(SALES_DATASET_ID)) > 300
+    assert emulator.store.list_versions(SALES_DATASET_ID)[0]["dataId"] == 1
+
+
+def test_404_for_unknown_dataset_and_path(emulator: EmulatorServer) -> None:
+    response = requests.get(api(emulator, "no-such-dataset"), headers=AUTH, timeout=5)
+    assert response.status_code == 404
+    body = response.json()
+    assert body["statusReason"] == "Not Found" and "no-such-dataset" in body["message"]
+    assert requests.get(f"{emulator.url}/api/other", headers=AUTH, timeout=5).status_code == 404
+
+
+def test_delete_over_http_records_index(emulator: EmulatorServer) -> None:
+    url = api(emulator, BUDGET_DATASET_ID)
+    response = requests.delete(url, params={"index": "true"}, headers=AUTH, json=[1, 2], timeout=5)
+    assert response.status_code == 200 and response.content == b""
+    response = requests.delete(url, params={"index": "false"}, headers=AUTH, json=[3], timeout=5)
+    assert response.status_code == 200
+    response = requests.delete(url, headers=AUTH, json=[], timeout=5)
+    assert response.status_code == 200
+    assert [v["dataId"] for v in emulator.store.list_versions(BUDGET_DATASET_ID)] == [4, 5]
+    log = emulator.store.requests
+    assert [(r.index, r.body_ids) for r in log] == [(True, [1, 2]), (False, [3]), (None, [])]
+
+
+@pytest.mark.parametrize(
+    ("body", "params"),
+    [
+        (b"not json", {"index": "false"}),
+        (b'{"ids": [1]}', {"index": "false"}),
+        (b'["1"]', {"index": "false"}),
+        (b"[1.5]", {"index": "false"}),
+        (b"[true]", {"index": "false"}),
+        (b"[-1]", {"index": "false"}),
+        (b"", {"index": "false"}),
+        (b"[1]", {"index": "yes"}),
+    ],
+)
+def test_400_for_malformed_delete(
+    emulator: EmulatorServer, body: bytes, params: dict[str, str]
+) -> None:
+    headers = {**AUTH, "Content-Type": "application/json"}
+    url = api(emulator, BUDGET_DATASET_ID)
+    response = requests.delete(url, params=params, headers=headers, data=body, timeout=5)
+    assert response.status_code == 400
+    assert response.json()["statusReason"] == "Bad Request"
+    assert len(emulator.store.list_versions(BUDGET_DATASET_ID)) == 5
+    assert emulator.store.requests[-1].status == 400
+
+
+def test_status_fault_with_retry_after(emulator: EmulatorServer) -> None:
+    emulator.store.inject_fault(Fault(status=429, retry_after="7", count=2, method="GET"))
+    url = api(emulator, BUDGET_DATASET_ID)
+    for _ in range(2):
+        response = requests.get(url, headers=AUTH, timeout=5)
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == "7"
+        assert response.json()["statusReason"] == "Too Many Requests"
+    assert requests.get(url, headers=AUTH, timeout=5).status_code == 200
+
+
+def test_status_fault_without_retry_after_scoped_to_dataset(emulator: EmulatorServer) -> None:
+    emulator.store.inject_fault(Fault(status=503, dataset_id=SALES_DATASET_ID))
+    response = requests.get(api(emulator, BUDGET_DATASET_ID), headers=AUTH, timeout=5)
+    assert response.status_code == 200
+    response = requests.get(api(emulator, SALES_DATASET_ID), headers=AUTH, timeout=5)
+    assert response.status_code == 503 and "Retry-After" not in response.headers
+
+
+def test_drop_fault_closes_connection(emulator: EmulatorServer) -> None:
+    emulator.store.inject_fault(Fault(kind="drop"))
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api(emulator, BUDGET_DATASET_ID), headers=AUTH, timeout=5)
+    assert emulator.store.requests[-1].status is None
+    assert requests.get(api(emulator, BUDGET_DATASET_ID), headers=AUTH, timeout=5).ok
+
+
+def test_partial_delete_fault(emulator: EmulatorServer) -> None:
+    emulator.store.inject_fault(Fault(kind="partial_delete", partial=2))
+    url = api(emulator, BUDGET_DATASET_ID)
+    response = requests.delete(
+        url, params={"index": "false"}, headers=AUTH, json=[5, 1, 3], timeout=5
+    )
+    assert response.status_code == 500
+    assert response.json()["status"] == 500
+    assert [v["dataId"] for v in emulator.store.list_versions(BUDGET_DATASET_ID)] == [2, 3, 4]
+
+
+def test_latency_global_and_per_fault(emulator: EmulatorServer) -> None:
+    url = api(emulator, BUDGET_DATASET_ID)
+    emulator.store.set_latency(0.15)
+    started = time.perf_counter()
+    assert requests.get(url, headers=AUTH, timeout=5).ok
+    assert time.perf_counter() - started >= 0.15
+    emulator.store.set_latency(0)
+    emulator.store.inject_fault(Fault(latency=1.0))
+    with pytest.raises(requests.Timeout):
+        requests.get(url, headers=AUTH, timeout=0.2)
+
+
+def test_constructor_latency() -> None:
+    with EmulatorServer(EmulatorStore(small_seed()), latency=0.1) as server:
+        assert server.store.latency == 0.1
+
+
+def test_serves_concurrent_requests(emulator: EmulatorServer) -> None:
+    emulator.store.set_latency(0.2)
+    url = api(emulator, BUDGET_DATASET_ID)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(lambda _: requests.get(url, headers=AUTH, timeout=5).status_code, range(8))
+        )
+    assert statuses == [200] * 8
+    assert time.perf_counter() - started < 1.0  # 8 x 0.2 s would be 1.6 s if serialized
+
+
+def test_starts_fast_and_stops_cleanly() -> None:
+    store = EmulatorStore(small_seed())
+    started = time.perf_counter()
+    server = EmulatorServer(store).start()
+    url = server.url
+    assert url.startswith("http://127.0.0.1:")
+    assert requests.get(f"{url}/_emulator/health", timeout=5).json()["ok"] is True
+    assert time.perf_counter() - started < 0.5
+    # a keep-alive connection and a request stuck in latency must not block stop()
+    session = requests.Session()
+    session.get(f"{url}/_emulator/health", timeout=5)
+    store.set_latency(10)
+    stuck = threading.Thread(
+        target=lambda: _swallow(lambda: requests.get(api(server, "ds"), timeout=5)), daemon=True
+    )
+    stuck.start()
+    time.sleep(0.1)
+    started = time.perf_counter()
+    server.stop()
+    assert time.perf_counter() - started < 2.0
+    stuck.join(timeout=5)
+    assert not stuck.is_alive()
+    session.close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/_emulator/health", timeout=2)
+    server.stop()  # idempotent
+    with pytest.raises(RuntimeError):
+        _ = server.url
+
+
+def _swallow(call: Any) -> None:
+    with contextlib.suppress(requests.RequestException):
+        call()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com", "::"])
+def test_refuses_non_loopback_host(host: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        EmulatorServer(EmulatorStore(small_seed()), host=host)
+
+
+def test_fixed_port_and_localhost() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with EmulatorServer(EmulatorStore(small_seed()), host="localhost", port=port) as server:
+        assert server.url == f"http://127.0.0.1:{port}"
+
+
+# -- HTTP controls -----------------------------------------------------------------------
+
+
+def test_http_controls_mirror_the_store(emulator: EmulatorServer) -> None:
+    with EmulatorControl(emulator.url) as control:
+        health = control.health()
+        assert health["ok"] is True and SALES_DATASET_ID in health["datasets"]
+
+        record = control.add_version(INVENTORY_DATASET_ID, num_rows=42_000, num_bytes=5_000_000)
+        assert record["dataId"] == 13 and record["numRows"] == 42_000
+        assert emulator.store.list_versions(INVENTORY_DATASET_ID)[-1] == record
+
+        control.inject_fault(status=429, retry_after="2", method="GET")
+        assert emulator.store.faults()[0].status == 429
+        response = requests.get(api(emulator, INVENTORY_DATASET_ID), headers=AUTH, timeout=5)
+        assert response.status_code == 429 and response.headers["Retry-After"] == "2"
+
+        control.inject_fault(Fault(status=500, count=3))
+        control.clear_faults()
+        assert emulator.store.faults() == []
+
+        log = control.requests()
+        assert log[-1] == {
+            "method": "GET",
+            "path": f"/api/data/v2/datasources/{INVENTORY_DATASET_ID}/dataversions",
+            "dataset_id": INVENTORY_DATASET_ID,
+            "index": None,
+            "body_ids": None,
+            "status": 429,
+        }
+        control.clear_requests()
+        assert control.requests() == []
+
+        control.set_latency(0.05)
+        assert emulator.store.latency == 0.05
+
+        control.reset()
+        assert len(emulator.store.list_versions(INVENTORY_DATASET_ID)) == 12
+        assert emulator.store.latency == 0.0
+
+
+def test_http_controls_reject_bad_input(emulator: EmulatorServer) -> None:
+    base = f"{emulator.url}/_emulator"
+    assert requests.post(f"{base}/faults", json={"kind": "boom"}, timeout=5).status_code == 400
+    assert requests.post(f"{base}/faults", data=b"{", timeout=5).status_code == 400
+    assert requests.post(f"{base}/latency", json={}, timeout=5).status_code == 400
+    response = requests.post(f"{base}/datasets/nope/versions", json={}, timeout=5)
+    assert response.status_code == 404
+    response = requests.post(
+        f"{base}/datasets/{BUDGET_DATASET_ID}/versions", json={"rows": 1}, timeout=5
+    )
+    assert response.status_code == 400
+    assert requests.get(f"{base}/unknown", timeout=5).status_code == 404
+    with pytest.raises(RuntimeError, match="400"):
+        EmulatorControl(emulator.url).set_latency(-1)
+
+
+def test_serve_with_seed_file(tmp_path: Path) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(small_seed()))
+    server = serve(seed_path=str(path), latency=0.0)
+    try:
+        response = requests.get(
+            api(server, "ds"), headers={"X-DOMO-Developer-Token": "t1"}, timeout=5
+        )
+        assert [r["dataId"] for r in response.json()] == [1, 2, 3, 4, 5]
+    finally:
+        server.stop()
