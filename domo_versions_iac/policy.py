@@ -1,0 +1,736 @@
+"""The decision core: which data versions to keep, which to delete, and why.
+
+Pure code, no I/O: given the versions Domo lists, a :class:`RetentionPolicy` and a
+clock, :func:`plan_retention` returns a :class:`Plan` with exactly one decision per
+version. Modelled on restic's ``forget`` policy: one pass over the versions sorted
+newest first, every kept version carries every reason that kept it, and an empty
+policy is refused instead of meaning "delete everything".
+
+The shape of a policy lives in ``schemas/retention-policy.schema.json``; validation
+and the error messages' "expected ..." texts both come from it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta, timezone, tzinfo
+from fractions import Fraction
+from operator import attrgetter
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.schemas import load_schema, validator
+
+__all__ = [
+    "BudgetExceededError",
+    "Decision",
+    "Duration",
+    "Plan",
+    "PolicyError",
+    "RetentionPolicy",
+    "format_bytes",
+    "format_count",
+    "parse_duration",
+    "plan_retention",
+    "policy_reference",
+]
+
+SCHEMA_NAME = "retention-policy"
+PLAN_FORMAT_VERSION = 1
+
+REASON_ALLOWED = "allowed_versions"
+REASON_PROCESSING = "protected: processing"
+REASON_FAILED = "protected: failed upload (delete_failed is false)"
+REASON_NONE = "no rule keeps it"
+_DELETED_REASONS: tuple[str, ...] = (REASON_NONE,)
+
+KEEP_RULES: tuple[str, ...] = (
+    "allowed_versions",
+    "keep_last",
+    "keep_within",
+    "keep_since",
+    "keep_daily",
+    "keep_weekly",
+    "keep_monthly",
+    "keep_yearly",
+)
+
+
+class PolicyError(ValueError):
+    """An invalid policy; the message names the key and the expected form."""
+
+
+class BudgetExceededError(PolicyError):
+    """The plan deletes more than the policy's budget allows; nothing may be deleted."""
+
+    def __init__(self, message: str, *, plan: Plan, would_delete: int, limit: str) -> None:
+        super().__init__(message)
+        self.plan = plan
+        self.would_delete = would_delete
+        self.limit = limit
+
+
+def _expected(key: str) -> str:
+    """The expected form of ``key`` as the schema states it (one source of truth)."""
+    prop = load_schema(SCHEMA_NAME)["properties"].get(key, {})
+    return str(prop.get("x-expected", "a valid value"))
+
+
+def _key_error(key: str, value: Any, detail: str = "") -> PolicyError:
+    suffix = f" ({detail})" if detail else ""
+    return PolicyError(f"policy.{key}: expected {_expected(key)}, got {value!r}{suffix}")
+
+
+# --------------------------------------------------------------------------- durations
+
+_DURATION_RE = re.compile(
+    r"(?=[0-9])(?:([0-9]+)y)?(?:([0-9]+)m)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?"
+)
+_UNIT_NAMES = (("y", "year"), ("m", "month"), ("w", "week"), ("d", "day"), ("h", "hour"))
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A keep_within duration: calendar years/months/weeks/days plus exact hours.
+
+    Units: ``h`` hours (3600 s), ``d`` days, ``w`` weeks (7 d), ``m`` calendar months,
+    ``y`` calendar years; written largest first, each at most once ("1y2m", "36h").
+    """
+
+    years: int = 0
+    months: int = 0
+    weeks: int = 0
+    days: int = 0
+    hours: int = 0
+
+    def _parts(self) -> tuple[tuple[int, str, str], ...]:
+        values = (self.years, self.months, self.weeks, self.days, self.hours)
+        return tuple((n, u, name) for n, (u, name) in zip(values, _UNIT_NAMES, strict=True) if n)
+
+    def __str__(self) -> str:
+        return "".join(f"{n}{u}" for n, u, _ in self._parts())
+
+    def english(self) -> str:
+        """Plain English, e.g. "1 year and 2 months"."""
+        return _join_and([f"{n} {name}{'s' if n != 1 else ''}" for n, _, name in self._parts()])
+
+    def cutoff(self, now: datetime, tz: tzinfo) -> datetime:
+        """The earliest instant still "within" this duration of ``now``, in UTC.
+
+        Calendar units move the wall clock in ``tz`` (days clamp to the month's end);
+        hours are exact. Durations reaching before year 1 keep everything.
+        """
+        local = now.astimezone(tz)
+        try:
+            total = local.year * 12 + local.month - 1 - (self.years * 12 + self.months)
+            year, month0 = divmod(total, 12)
+            if year < 1:
+                raise OverflowError
+            day = min(local.day, calendar.monthrange(year, month0 + 1)[1])
+            moved = local.replace(year=year, month=month0 + 1, day=day, fold=0)
+            moved = moved - timedelta(weeks=self.weeks, days=self.days)
+            return moved.astimezone(timezone.utc) - timedelta(hours=self.hours)
+        except (OverflowError, ValueError):
+            return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def parse_duration(text: str, key: str = "keep_within") -> Duration:
+    """Parse "36h", "30d", "12w", "1y2m"; raise PolicyError naming ``key`` otherwise."""
+    match = _DURATION_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise _key_error(key, text)
+    duration = Duration(*(int(g) if g else 0 for g in match.groups()))
+    if not str(duration):
+        raise _key_error(key, text, "a duration must be longer than zero")
+    return duration
+
+
+# --------------------------------------------------------------------------- instants
+
+
+def _parse_since(text: str) -> datetime:
+    """ISO-8601 instant with offset or Z; a bare date means midnight UTC."""
+    try:
+        if len(text) == 10:
+            value = datetime.fromisoformat(text + "T00:00:00+00:00")
+        else:
+            value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except (TypeError, ValueError) as exc:
+        raise _key_error("keep_since", text) from exc
+    if value.tzinfo is None:
+        raise _key_error("keep_since", text, "a time needs an offset or Z")
+    return value.astimezone(timezone.utc)
+
+
+def _zone(name: str) -> tzinfo:
+    """The tzinfo for an IANA name; "UTC" is the fast built-in one."""
+    if name == "UTC":
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError) as exc:
+        raise _key_error("timezone", name, "unknown time zone") from exc
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """Which versions of one dataset to keep; see retention-policy.schema.json.
+
+    Construct with :meth:`from_dict` for user input. Direct construction is checked
+    too (counts, empty policy, time zone) and normalises ``keep_within`` /
+    ``keep_since`` strings and ``allowed_versions`` to their canonical types.
+    """
+
+    allowed_versions: tuple[int, ...] | None = None
+    keep_last: int | None = None
+    keep_within: Duration | None = None
+    keep_since: datetime | None = None
+    keep_daily: int | None = None
+    keep_weekly: int | None = None
+    keep_monthly: int | None = None
+    keep_yearly: int | None = None
+    timezone: str = "UTC"
+    protect_latest: int = 1
+    protect_processing: bool = True
+    delete_failed: bool = True
+    max_deletions: int = 1000
+    max_deletion_share: float | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if self.allowed_versions is not None:
+            ids = tuple(self.allowed_versions)
+            if any(not _is_int(i) or i < 0 for i in ids) or len(set(ids)) != len(ids):
+                raise _key_error("allowed_versions", list(ids))
+            set_(self, "allowed_versions", tuple(sorted(int(i) for i in ids)))
+        if isinstance(self.keep_within, str):
+            set_(self, "keep_within", parse_duration(self.keep_within))
+        elif self.keep_within is not None and not (
+            isinstance(self.keep_within, Duration) and str(self.keep_within)
+        ):
+            raise _key_error("keep_within", self.keep_within)
+        if isinstance(self.keep_since, str):
+            set_(self, "keep_since", _parse_since(self.keep_since))
+        elif self.keep_since is not None:
+            if not isinstance(self.keep_since, datetime) or self.keep_since.tzinfo is None:
+                raise _key_error("keep_since", self.keep_since, "needs an aware datetime")
+            set_(self, "keep_since", self.keep_since.astimezone(timezone.utc))
+        for key in ("keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"):
+            value = getattr(self, key)
+            if value is not None:
+                set_(self, key, _check_int(key, value, 1))
+        set_(self, "protect_latest", _check_int("protect_latest", self.protect_latest, 0))
+        set_(self, "max_deletions", _check_int("max_deletions", self.max_deletions, 0))
+        for key in ("protect_processing", "delete_failed"):
+            if not isinstance(getattr(self, key), bool):
+                raise _key_error(key, getattr(self, key))
+        share = self.max_deletion_share
+        if share is not None:
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+                raise _key_error("max_deletion_share", share)
+            set_(self, "max_deletion_share", float(share))
+        if not isinstance(self.timezone, str) or not self.timezone:
+            raise _key_error("timezone", self.timezone)
+        _zone(self.timezone)
+        if all(getattr(self, key) is None for key in KEEP_RULES):
+            raise PolicyError(
+                "policy: empty policy would delete every version; give at least one keep rule "
+                f"({', '.join(KEEP_RULES)})"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RetentionPolicy:
+        """Validate user input against the schema, then check what a schema cannot."""
+        if not isinstance(data, Mapping):
+            raise PolicyError(f"policy: expected an object of policy keys, got {data!r}")
+        data = dict(data)
+        errors = sorted(validator(SCHEMA_NAME).iter_errors(data), key=_error_sort_key)
+        if errors:
+            raise _schema_error(errors[0], data)
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical JSON form: only keys that differ from their default."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Duration):
+                value = str(value)
+            elif isinstance(value, datetime):
+                value = format_instant(value)
+            out[f.name] = value
+        return out
+
+    @property
+    def tz(self) -> tzinfo:
+        """The policy's time zone as a tzinfo."""
+        return _zone(self.timezone)
+
+    def __str__(self) -> str:
+        keep: list[str] = []
+        if self.allowed_versions is not None:
+            ids = [str(i) for i in self.allowed_versions]
+            if not ids:
+                keep.append("no version by id")
+            else:
+                keep.append(f"version{'s' if len(ids) > 1 else ''} {_join_and(ids)}")
+        if self.keep_last is not None:
+            keep.append(_newest(self.keep_last))
+        if self.keep_within is not None:
+            keep.append(f"every version recorded in the last {self.keep_within.english()}")
+        if self.keep_since is not None:
+            keep.append(f"every version recorded since {format_instant(self.keep_since)}")
+        for key, unit in (
+            ("keep_daily", "day"),
+            ("keep_weekly", "ISO week"),
+            ("keep_monthly", "month"),
+            ("keep_yearly", "year"),
+        ):
+            n = getattr(self, key)
+            if n is not None:
+                period = f"the last {unit}" if n == 1 else f"each of the last {n} {unit}s"
+                keep.append(f"the newest successful version of {period} with versions")
+        text = f"keep {_join_and(keep)}"
+        if self.timezone != "UTC" and any(
+            getattr(self, k) is not None
+            for k in ("keep_within", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
+        ):
+            text += f" (calendar in {self.timezone})"
+        guards: list[str] = []
+        if self.protect_latest:
+            guards.append(_newest(self.protect_latest))
+        if self.protect_processing:
+            guards.append("uploads in processing")
+        if not self.delete_failed:
+            guards.append("failed uploads")
+        if guards:
+            text += f"; never delete {_join_or(guards)}"
+        budget = (
+            f"delete at most {self.max_deletions} version{'s' if self.max_deletions != 1 else ''}"
+        )
+        if self.max_deletion_share is not None:
+            budget += f" and at most {self.max_deletion_share:.0%} of the listed versions"
+        return f"{text}; {budget}"
+
+
+def policy_reference() -> str:
+    """The policy keys as a Markdown table, generated from the schema (docs, --help)."""
+    schema = load_schema(SCHEMA_NAME)
+    lines = [
+        schema["description"],
+        "",
+        "| key | expected | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for key, prop in schema["properties"].items():
+        default = json.dumps(prop["default"]) if "default" in prop else ""
+        lines.append(f"| `{key}` | {prop['x-expected']} | {default} | {prop['description']} |")
+    return "\n".join(lines)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not _is_int(value) or value < minimum:
+        raise _key_error(key, value)
+    return int(value)
+
+
+def _error_sort_key(error: Any) -> tuple[int, str]:
+    """Report unknown keys and top-level problems first, then by key: stable messages."""
+    path = list(error.absolute_path)
+    return (len(path), str(path[0]) if path else "")
+
+
+def _schema_error(error: Any, data: dict[str, Any]) -> PolicyError:
+    path = list(error.absolute_path)
+    if not path:
+        if error.validator == "additionalProperties":
+            known = set(load_schema(SCHEMA_NAME)["properties"])
+            unknown = sorted(k for k in data if k not in known)
+            return PolicyError(
+                f"policy: unknown key {', '.join(map(repr, unknown))}; "
+                f"expected one of: {', '.join(sorted(known))}"
+            )
+        return PolicyError(f"policy: expected an object of policy keys ({error.message})")
+    key = str(path[0])
+    return _key_error(key, data.get(key))
+
+
+def _newest(n: int) -> str:
+    return "the newest successful version" if n == 1 else f"the {n} newest successful versions"
+
+
+def _join_and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _join_or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+# --------------------------------------------------------------------------- plan
+
+
+Action = Literal["keep", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What happens to one version, and every reason for it."""
+
+    version: DataVersion
+    action: Action
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every listed version with its decision, newest first, plus totals and warnings."""
+
+    decisions: tuple[Decision, ...]
+    keep: list[Decision]
+    delete: list[Decision]
+    warnings: tuple[str, ...]
+    policy: RetentionPolicy
+    now: datetime
+    budget_error: str | None = None
+
+    @property
+    def delete_ids(self) -> list[int]:
+        """Ids to delete, ascending (the order the provider deletes them in)."""
+        return sorted(d.version.data_id for d in self.delete)
+
+    @property
+    def kept_rows(self) -> int:
+        return sum(d.version.num_rows for d in self.keep)
+
+    @property
+    def kept_bytes(self) -> int:
+        return sum(d.version.num_bytes for d in self.keep)
+
+    @property
+    def deleted_rows(self) -> int:
+        return sum(d.version.num_rows for d in self.delete)
+
+    @property
+    def deleted_bytes(self) -> int:
+        return sum(d.version.num_bytes for d in self.delete)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable, versioned JSON (schemas/plan.schema.json)."""
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "now": format_instant(self.now),
+            "policy": self.policy.to_dict(),
+            "summary": {
+                "versions": len(self.decisions),
+                "keep": {"count": len(self.keep), "rows": self.kept_rows, "bytes": self.kept_bytes},
+                "delete": {
+                    "count": len(self.delete),
+                    "rows": self.deleted_rows,
+                    "bytes": self.deleted_bytes,
+                },
+            },
+            "versions": [
+                {**d.version.to_dict(), "decision": d.action, "reasons": list(d.reasons)}
+                for d in self.decisions
+            ],
+            "warnings": list(self.warnings),
+            "budget_error": self.budget_error,
+        }
+
+    def summary(self) -> str:
+        """One line: "delete 12 of 40 versions, 3.1 GB, 12.4 M rows"."""
+        total = len(self.decisions)
+        noun = "version" if total == 1 else "versions"
+        if not self.delete:
+            return f"nothing to delete: {total} {noun} kept"
+        return (
+            f"delete {len(self.delete)} of {total} {noun}, "
+            f"{format_bytes(self.deleted_bytes)}, {format_count(self.deleted_rows)} rows"
+        )
+
+    def render_table(self) -> str:
+        """A readable fixed-width table, newest first."""
+        header = ("id", "recorded", "status", "rows", "bytes", "decision", "reasons")
+        rows = [header] + [
+            (
+                str(d.version.data_id),
+                format_instant(d.version.recorded_date),
+                d.version.upload_status,
+                format_count(d.version.num_rows),
+                format_bytes(d.version.num_bytes),
+                d.action,
+                ", ".join(d.reasons),
+            )
+            for d in self.decisions
+        ]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+        right = {0, 3, 4}
+        lines = []
+        for r in rows:
+            cells = [
+                r[i].rjust(widths[i]) if i in right else r[i].ljust(widths[i])
+                for i in range(len(widths))
+            ]
+            lines.append("  ".join([*cells, r[-1]]).rstrip())
+        return "\n".join(lines)
+
+
+def format_bytes(n: int) -> str:
+    """Decimal units with one decimal: "512 B", "3.1 GB"."""
+    return _scaled(n, ("B", "kB", "MB", "GB", "TB", "PB"), sep=" ", unit_below_1000=True)
+
+
+def format_count(n: int) -> str:
+    """Counts for humans: "999", "3.1 k", "12.4 M"."""
+    return _scaled(n, ("", "k", "M", "G", "T"), sep=" ", unit_below_1000=False)
+
+
+def _scaled(n: int, units: tuple[str, ...], *, sep: str, unit_below_1000: bool) -> str:
+    if abs(n) < 1000:
+        return f"{n}{sep}{units[0]}" if unit_below_1000 else str(n)
+    value = float(n)
+    for unit in units[1:]:
+        value /= 1000
+        if abs(round(value, 1)) < 1000 or unit == units[-1]:
+            return f"{value:.1f}{sep}{unit}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_by_id = attrgetter("data_id")
+_by_recorded = attrgetter("recorded_date")
+
+# Decision is a frozen dataclass; its generated __init__ goes through the frozen
+# __setattr__ guard three times per object. The hot loop fills the slots directly
+# (same object, same invariants) because it builds one Decision per listed version.
+_new_object = object.__new__
+_slot: dict[str, Any] = dict(vars(Decision))
+_set_version = _slot["version"].__set__
+_set_action = _slot["action"].__set__
+_set_reasons = _slot["reasons"].__set__
+
+
+def _decision(version: DataVersion, action: Action, reasons: tuple[str, ...]) -> Decision:
+    d: Decision = _new_object(Decision)
+    _set_version(d, version)
+    _set_action(d, action)
+    _set_reasons(d, reasons)
+    return d
+
+
+def newest_first(versions: Iterable[DataVersion]) -> list[DataVersion]:
+    """Sort by recorded_date descending, ties by data_id descending.
+
+    Two stable single-key sorts: much faster than one sort on a tuple key.
+    """
+    ordered = sorted(versions, key=_by_id, reverse=True)
+    ordered.sort(key=_by_recorded, reverse=True)
+    return ordered
+
+
+def plan_retention(
+    versions: Iterable[DataVersion],
+    policy: RetentionPolicy,
+    now: datetime,
+    *,
+    enforce_budget: bool = True,
+) -> Plan:
+    """Decide keep or delete for every version, with reasons; check the deletion budget.
+
+    One pass over the versions sorted newest first (ties broken by the higher id).
+    Failed uploads and uploads in processing never count for keep_last,
+    protect_latest or the calendar rules. Raises BudgetExceededError when the plan
+    deletes more than the budget allows, unless ``enforce_budget`` is False, in which
+    case the returned plan carries the message in ``budget_error``.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    ordered = newest_first(versions)
+
+    tz = policy.tz
+    allowed = frozenset(policy.allowed_versions or ())
+    seen_allowed: set[int] = set()
+    keep_last = policy.keep_last or 0
+    protect_latest = policy.protect_latest
+    protect_processing = policy.protect_processing
+    keep_failed = not policy.delete_failed
+    within = policy.keep_within
+    within_cutoff = within.cutoff(now, tz) if within is not None else None
+    within_reason = f"keep_within {within}"
+    since = policy.keep_since
+    since_reason = f"keep_since {format_instant(since)}" if since is not None else ""
+    gfs = _Calendar(policy, tz)
+
+    decisions: list[Decision] = []
+    keep: list[Decision] = []
+    delete: list[Decision] = []
+    rank = 0  # successful versions seen so far, newest first
+    for v in ordered:
+        reasons: list[str] = []
+        status = v.upload_status
+        success = status == "success"
+        if allowed and v.data_id in allowed:
+            reasons.append(REASON_ALLOWED)
+            seen_allowed.add(v.data_id)
+        if success:
+            rank += 1
+            if rank <= keep_last:
+                reasons.append(f"keep_last #{rank}")
+        if within_cutoff is not None and v.recorded_date >= within_cutoff:
+            reasons.append(within_reason)
+        if since is not None and v.recorded_date >= since:
+            reasons.append(since_reason)
+        if success:
+            if gfs.active and not (gfs.lo <= v.recorded_date < gfs.hi):
+                gfs.visit(v.recorded_date, reasons)
+            if rank <= protect_latest:
+                reasons.append(f"protected: latest #{rank}")
+        elif status == "error":
+            if keep_failed:
+                reasons.append(REASON_FAILED)
+        elif protect_processing:  # processing, or a status Domo may add later
+            reasons.append(REASON_PROCESSING)
+        if reasons:
+            d = _decision(v, "keep", tuple(reasons))
+            keep.append(d)
+        else:
+            d = _decision(v, "delete", _DELETED_REASONS)
+            delete.append(d)
+        decisions.append(d)
+
+    warnings = tuple(
+        f"allowed_versions: version {i} is not listed by Domo"
+        for i in sorted(allowed - seen_allowed)
+    )
+    over = _budget_check(len(delete), len(ordered), policy)
+    message, limit = over if over is not None else (None, "")
+    plan = Plan(tuple(decisions), keep, delete, warnings, policy, now, budget_error=message)
+    if message is not None and enforce_budget:
+        raise BudgetExceededError(message, plan=plan, would_delete=len(delete), limit=limit)
+    return plan
+
+
+def _budget_check(would: int, total: int, policy: RetentionPolicy) -> tuple[str, str] | None:
+    """The budget message and the limit it breaks, or None when within budget."""
+    limits: list[tuple[int, str, str]] = []
+    if would > policy.max_deletions:
+        limits.append(
+            (policy.max_deletions, f"max_deletions {policy.max_deletions}", "max_deletions")
+        )
+    share = policy.max_deletion_share
+    if share is not None:
+        allowed = int(Fraction(repr(share)) * total)  # exact decimal share, rounded down
+        if would > allowed:
+            limits.append(
+                (
+                    allowed,
+                    f"max_deletion_share {share:g} ({allowed} of {total} versions)",
+                    "max_deletion_share",
+                )
+            )
+    if not limits:
+        return None
+    _, limit, key = min(limits)
+    other = "max_deletion_share" if key == "max_deletions" else "max_deletions"
+    message = (
+        f"plan would delete {would} of {total} dataset versions, above {limit}; "
+        f"raise {key} (or {other}) in the policy to allow it. Nothing was deleted."
+    )
+    return message, limit
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class _Calendar:
+    """keep_daily/weekly/monthly/yearly with restic semantics, in one pass.
+
+    Visit successful versions newest first; a rule keeps the first version of each
+    new bucket until it has used its N buckets. A version on the same local day as
+    the previous one can open no new bucket, so it is skipped; ``lo <= t < hi`` is
+    that local day in UTC, so the skip costs two comparisons, not a time zone
+    conversion. The bounds are only set when the day has one UTC offset throughout.
+    """
+
+    __slots__ = ("active", "counts", "hi", "last_day", "lasts", "lo", "tz")
+
+    def __init__(self, policy: RetentionPolicy, tz: tzinfo) -> None:
+        self.tz = tz
+        # daily, weekly, monthly, yearly
+        self.counts = [
+            policy.keep_daily or 0,
+            policy.keep_weekly or 0,
+            policy.keep_monthly or 0,
+            policy.keep_yearly or 0,
+        ]
+        self.lasts: list[Any] = [None, None, None, None]
+        self.last_day: tuple[int, int, int] | None = None
+        self.active = any(self.counts)
+        self.lo = self.hi = _NEVER
+
+    def visit(self, recorded: datetime, reasons: list[str]) -> None:
+        local = recorded.astimezone(self.tz)
+        day = (local.year, local.month, local.day)
+        if day == self.last_day:
+            return
+        self.last_day = day
+        self._set_bounds(local)
+        counts, lasts = self.counts, self.lasts
+        y, m, d = day
+        if counts[0] and lasts[0] != day:
+            lasts[0] = day
+            counts[0] -= 1
+            reasons.append(f"keep_daily {y:04d}-{m:02d}-{d:02d}")
+        if counts[1]:
+            week = local.isocalendar()[:2]
+            if lasts[1] != week:
+                lasts[1] = week
+                counts[1] -= 1
+                reasons.append(f"keep_weekly {week[0]:04d}-W{week[1]:02d}")
+        if counts[2] and lasts[2] != (y, m):
+            lasts[2] = (y, m)
+            counts[2] -= 1
+            reasons.append(f"keep_monthly {y:04d}-{m:02d}")
+        if counts[3] and lasts[3] != y:
+            lasts[3] = y
+            counts[3] -= 1
+            reasons.append(f"keep_yearly {y:04d}")
+        self.active = any(counts)
+
+    def _set_bounds(self, local: datetime) -> None:
+        """Set [lo, hi) to the UTC span of ``local``'s day, if it has one offset."""
+        self.lo = self.hi = _NEVER
+        offset = local.utcoffset()
+        if offset is None:
+            return
+        try:
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+            lo = (midnight - offset).replace(tzinfo=timezone.utc)
+            hi = (midnight + timedelta(days=1) - offset).replace(tzinfo=timezone.utc)
+        except OverflowError:
+            return
+        tz = self.tz
+        if (
+            lo.astimezone(tz).utcoffset() == offset
+            and (hi - _MICROSECOND).astimezone(tz).utcoffset() == offset
+        ):
+            self.lo, self.hi = lo, hi

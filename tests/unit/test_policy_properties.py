@@ -1,0 +1,253 @@
+"""Property-based tests of the plan's invariants, checked against naive oracles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domo_versions_iac.models import DataVersion
+from domo_versions_iac.policy import (
+    BudgetExceededError,
+    PolicyError,
+    RetentionPolicy,
+    parse_duration,
+    plan_retention,
+)
+
+UTC = timezone.utc
+NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)  # a DST day in Europe
+START = datetime(2022, 1, 1, tzinfo=UTC)
+SPAN_MINUTES = int((NOW - START).total_seconds() // 60) + 60 * 24 * 3  # a few in the future
+
+# DST switches, midnights and year ends where buckets are easy to get wrong (minutes from START)
+EDGES = [
+    int((datetime.fromisoformat(t) - START).total_seconds() // 60)
+    for t in (
+        "2024-03-31T01:00:00+00:00",  # Europe/Berlin spring forward
+        "2023-10-29T01:00:00+00:00",  # Europe/Berlin fall back
+        "2024-03-10T05:00:00+00:00",  # America/Havana at local midnight
+        "2023-11-05T05:00:00+00:00",  # America/Havana fall back
+        "2023-12-31T23:00:00+00:00",  # new year in Berlin
+        "2024-02-29T00:00:00+00:00",  # leap day
+        "2023-01-01T00:00:00+00:00",  # ISO week-year boundary
+    )
+]
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def version_lists(draw: st.DrawFn) -> list[DataVersion]:
+    ids = draw(st.lists(st.integers(0, 500), unique=True, max_size=40))
+    # few distinct minutes so that ties and same-day clusters are common
+    anywhere = st.integers(0, SPAN_MINUTES)
+    near_edges = st.builds(
+        lambda edge, delta: edge + delta, st.sampled_from(EDGES), st.integers(-90, 90)
+    )
+    minutes = draw(st.lists(anywhere | near_edges, min_size=1, max_size=12))
+    out = []
+    for data_id in ids:
+        recorded = START + timedelta(minutes=draw(st.sampled_from(minutes)))
+        status = draw(st.sampled_from(["success", "success", "success", "error", "processing"]))
+        out.append(
+            DataVersion(
+                data_id=data_id,
+                schema_id=1,
+                upload_status=status,
+                recorded_date=recorded,
+                upload_completed_date=None if status == "processing" else recorded,
+                num_rows=draw(st.integers(0, 10**6)),
+                num_bytes=draw(st.integers(0, 10**9)),
+            )
+        )
+    return out
+
+
+counts = st.none() | st.integers(1, 6)
+durations = st.none() | st.sampled_from(["36h", "30d", "2w3d", "1m", "1y2m", "3m", "1y"])
+instants = st.none() | st.sampled_from(
+    ["2023-01-01", "2024-03-01T00:00:00Z", "2023-06-30T18:00:00+02:00"]
+)
+
+
+@st.composite
+def policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "allowed_versions": draw(
+            st.none() | st.lists(st.integers(0, 520), unique=True, max_size=8)
+        ),
+        "keep_last": draw(counts),
+        "keep_within": draw(durations),
+        "keep_since": draw(instants),
+        "keep_daily": draw(counts),
+        "keep_weekly": draw(counts),
+        "keep_monthly": draw(counts),
+        "keep_yearly": draw(counts),
+        "timezone": draw(
+            st.sampled_from(["UTC", "Europe/Berlin", "America/Havana", "Asia/Kolkata"])
+        ),
+        "protect_latest": draw(st.integers(0, 3)),
+        "protect_processing": draw(st.booleans()),
+        "delete_failed": draw(st.booleans()),
+        "max_deletions": draw(st.integers(0, 50)),
+        "max_deletion_share": draw(st.none() | st.sampled_from([0.1, 0.29, 0.5, 1])),
+    }
+    data = {k: v for k, v in raw.items() if v is not None}
+    if not any(k == "allowed_versions" or k.startswith("keep_") for k in data):
+        data["keep_last"] = 1
+    return data
+
+
+def relaxed(data: dict[str, Any]) -> RetentionPolicy:
+    return RetentionPolicy.from_dict({**data, "max_deletions": 10**6, "max_deletion_share": 1})
+
+
+def newest_first(versions: list[DataVersion]) -> list[DataVersion]:
+    return sorted(versions, key=lambda v: (v.recorded_date, v.data_id), reverse=True)
+
+
+def oracle_kept(versions: list[DataVersion], p: RetentionPolicy) -> set[int]:
+    """Naive, rule-by-rule restatement of the policy: ids some rule or guard keeps."""
+    ordered = newest_first(versions)
+    success = [v for v in ordered if v.upload_status == "success"]
+    keep: set[int] = set()
+    if p.allowed_versions is not None:
+        keep |= {v.data_id for v in versions if v.data_id in p.allowed_versions}
+    keep |= {v.data_id for v in success[: p.keep_last or 0]}
+    keep |= {v.data_id for v in success[: p.protect_latest]}
+    if p.keep_within is not None:
+        cutoff = p.keep_within.cutoff(NOW, _tz(p.timezone))
+        keep |= {v.data_id for v in versions if v.recorded_date >= cutoff}
+    if p.keep_since is not None:
+        keep |= {v.data_id for v in versions if v.recorded_date >= p.keep_since}
+    if p.protect_processing:
+        keep |= {v.data_id for v in versions if v.upload_status not in ("success", "error")}
+    if not p.delete_failed:
+        keep |= {v.data_id for v in versions if v.upload_status == "error"}
+    tz = _tz(p.timezone)
+    bucketers = [
+        (p.keep_daily, lambda t: t.date()),
+        (p.keep_weekly, lambda t: t.isocalendar()[:2]),
+        (p.keep_monthly, lambda t: (t.year, t.month)),
+        (p.keep_yearly, lambda t: t.year),
+    ]
+    for n, bucket in bucketers:
+        if not n:
+            continue
+        seen: list[Any] = []
+        for v in success:  # newest of each bucket, first n buckets (restic)
+            b = bucket(v.recorded_date.astimezone(tz))
+            if not seen or seen[-1] != b:
+                if len(seen) == n:
+                    break
+                seen.append(b)
+                keep.add(v.data_id)
+    return keep
+
+
+def _tz(name: str) -> Any:
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+@SETTINGS
+@given(version_lists(), policy_dicts())
+def test_plan_matches_the_oracle_and_its_own_invariants(
+    versions: list[DataVersion], data: dict[str, Any]
+) -> None:
+    policy = relaxed(data)
+    plan = plan_retention(versions, policy, NOW)
+    kept = {d.version.data_id for d in plan.keep}
+    deleted = {d.version.data_id for d in plan.delete}
+    listed = {v.data_id for v in versions}
+    # a version some rule keeps is never deleted, and nothing else is kept
+    assert kept == oracle_kept(versions, policy)
+    # exactly one decision per listed version; deleted is a subset of listed
+    assert len(plan.decisions) == len(versions)
+    assert kept | deleted == listed and not kept & deleted
+    assert plan.delete_ids == sorted(deleted)
+    # processing and protected versions are never deleted
+    for d in plan.delete:
+        assert d.reasons == ("no rule keeps it",)
+        if policy.protect_processing:
+            assert d.version.upload_status != "processing"
+    for d in plan.keep:
+        assert d.reasons and "no rule keeps it" not in d.reasons
+    newest = [v.data_id for v in newest_first(versions) if v.upload_status == "success"]
+    assert set(newest[: policy.protect_latest]) <= kept
+    # newest first, ties by id
+    assert [d.version for d in plan.decisions] == newest_first(versions)
+    # totals
+    assert plan.kept_rows + plan.deleted_rows == sum(v.num_rows for v in versions)
+    assert plan.deleted_bytes == sum(d.version.num_bytes for d in plan.delete)
+
+
+@SETTINGS
+@given(version_lists(), policy_dicts())
+def test_planning_the_kept_set_again_deletes_nothing(
+    versions: list[DataVersion], data: dict[str, Any]
+) -> None:
+    policy = relaxed(data)
+    first = plan_retention(versions, policy, NOW)
+    again = plan_retention([d.version for d in first.keep], policy, NOW)
+    assert again.delete == []
+    assert [d.reasons for d in again.decisions] == [d.reasons for d in first.keep]
+
+
+@SETTINGS
+@given(version_lists(), policy_dicts(), st.randoms(use_true_random=False))
+def test_deterministic_whatever_the_input_order(
+    versions: list[DataVersion], data: dict[str, Any], rnd: Any
+) -> None:
+    policy = relaxed(data)
+    shuffled = versions[:]
+    rnd.shuffle(shuffled)
+    assert plan_retention(shuffled, policy, NOW) == plan_retention(versions, policy, NOW)
+
+
+@SETTINGS
+@given(version_lists(), policy_dicts())
+def test_deletions_never_exceed_the_budget(
+    versions: list[DataVersion], data: dict[str, Any]
+) -> None:
+    policy = RetentionPolicy.from_dict(data)
+    unbounded = plan_retention(versions, relaxed(data), NOW)
+    share = policy.max_deletion_share
+    share_limit = int(round(share * 100) * len(versions) // 100) if share is not None else None
+    try:
+        plan = plan_retention(versions, policy, NOW)
+    except BudgetExceededError as err:
+        assert err.would_delete == len(unbounded.delete)
+        assert err.would_delete > policy.max_deletions or (
+            share_limit is not None and err.would_delete > share_limit
+        )
+        assert err.plan.budget_error == str(err)
+        assert "Nothing was deleted." in str(err)
+        return
+    assert len(plan.delete) <= policy.max_deletions
+    if share_limit is not None:
+        assert len(plan.delete) <= share_limit
+    assert plan.budget_error is None
+    assert plan.decisions == unbounded.decisions
+
+
+@SETTINGS
+@given(policy_dicts())
+def test_policy_round_trips_through_its_canonical_dict(data: dict[str, Any]) -> None:
+    policy = RetentionPolicy.from_dict(data)
+    assert RetentionPolicy.from_dict(policy.to_dict()) == policy
+    assert str(policy).startswith("keep ")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=8))
+def test_parse_duration_never_crashes(text: str) -> None:
+    try:
+        duration = parse_duration(text)
+    except PolicyError as err:
+        assert str(err).startswith("policy.keep_within: expected a duration")
+    else:
+        assert str(duration) and parse_duration(str(duration)) == duration
