@@ -1,0 +1,269 @@
+"""The Pulumi dynamic provider: thin glue between the client, the policy and the engine.
+
+How the engine drives it (see README, "How it works"):
+- `check` validates the inputs, lists the dataset once and computes the plan; the ids
+  it would delete go into the normally-named input `planned_deletions` so that
+  `pulumi preview --diff` shows them, and a summary is printed as a diagnostic so the
+  default preview shows it too. Bad input fails here, at preview, naming the property.
+- `diff` reports a change when the desired state changed or something is surplus.
+- `create`/`update` re-list, delete the planned ids that are still surplus (never a
+  version that appeared after the plan), confirm with a listing, and return outputs.
+- `read` (refresh) re-lists, so drift shows. `delete` (destroy) deletes no data.
+
+Nothing secret lives on the provider object: it is pickled into the state. Clients
+are built per process from stack config, environment or inputs, and cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from domo_versions_iac.client import DomoClient
+from domo_versions_iac.credentials import MissingCredentialsError, resolve_credentials
+from domo_versions_iac.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DatasetNotFoundError,
+    DomoError,
+    PermissionDeniedError,
+)
+from domo_versions_iac.inputs import DESIRED_KEYS, InputError, RetentionInputs, parse_inputs
+from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.policy import (
+    BudgetExceededError,
+    Plan,
+    format_bytes,
+    format_count,
+    plan_retention,
+)
+
+# Inputs that `check` computes (visible in preview) and outputs that apply fills.
+PLANNED = "planned_deletions"
+PLANNED_DETAILS = "planned_deletion_details"
+PLAN_SUMMARY = "plan_summary"
+COMPUTED_INPUTS = (PLANNED, PLANNED_DETAILS, PLAN_SUMMARY)
+MAX_DETAIL_LINES = 50
+
+_clients: dict[tuple[str, str], DomoClient] = {}
+_clients_lock = threading.Lock()
+
+
+def _client_for(instance: str, token: str) -> DomoClient:
+    """One client (one connection pool) per instance and token per process."""
+    key = (instance, token)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = DomoClient(instance, token)
+    return client
+
+
+def describe_version(version: DataVersion) -> str:
+    """One line per version, as shown in previews: id, date, status, rows, bytes."""
+    return (
+        f"{version.data_id}: recorded {format_instant(version.recorded_date)}, "
+        f"{version.upload_status}, {format_count(version.num_rows)} rows, "
+        f"{format_bytes(version.num_bytes)}"
+    )
+
+
+class DatasetVersionRetentionProvider(ResourceProvider):
+    """Applies a DatasetVersionRetention: deletes the surplus versions of one dataset."""
+
+    serialize_as_secret_always = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stack_config: dict[str, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Stack config (it may hold domo:token) must never be pickled into state.
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._stack_config = {}
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._stack_config = {key: req.config.get(key) for key in ("domo:instance", "domo:token")}
+
+    # -- engine calls ----------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        if _has_unknowns(news):
+            return CheckResult(news, [])  # values known only at `up`; checked then
+        try:
+            inputs = parse_inputs(news, computed_keys=COMPUTED_INPUTS)
+            client = self._client(inputs)
+            plan = self._plan(client, inputs)
+        except InputError as exc:
+            return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
+        checked = {key: value for key, value in news.items() if key not in COMPUTED_INPUTS}
+        checked[PLANNED] = plan.delete_ids
+        checked[PLANNED_DETAILS] = [describe_version(d.version) for d in plan.delete]
+        checked[PLAN_SUMMARY] = plan.summary()
+        if plan.delete:
+            print(_preview_message(inputs.dataset_id, plan))
+        for warning in plan.warnings:
+            print(f"warning: dataset {inputs.dataset_id}: {warning}")
+        return CheckResult(checked, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [key for key in DESIRED_KEYS if olds.get(key) != news.get(key)]
+        surplus = bool(news.get(PLANNED)) or _has_unknowns(news)
+        replaces = ["dataset_id"] if "dataset_id" in changed else []
+        return DiffResult(
+            changes=bool(changed) or surplus,
+            replaces=replaces,
+            delete_before_replace=False,
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._apply(props)
+        return CreateResult(id_=f"{outs['dataset_id']}", outs=outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._apply(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: the versions Domo lists now, and what the policy would delete."""
+        inputs = parse_inputs(props, computed_keys=_OUTPUT_KEYS)
+        client = self._client(inputs)
+        versions = client.list_versions(inputs.dataset_id)
+        plan = plan_retention(versions, inputs.policy, _now(), enforce_budget=False)
+        outs = dict(props)
+        outs["versions"] = _version_dicts(versions)
+        outs[PLANNED] = plan.delete_ids
+        outs[PLAN_SUMMARY] = plan.summary()
+        return ReadResult(id_, outs)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Destroy forgets the resource; it never deletes a data version."""
+
+    # -- glue --------------------------------------------------------------------------
+
+    def _client(self, inputs: RetentionInputs) -> DomoClient:
+        try:
+            creds = resolve_credentials(
+                instance=inputs.instance, token=inputs.token, config=self._stack_config
+            )
+            return _client_for(creds.instance, creds.token)
+        except MissingCredentialsError as exc:
+            raise InputError([(exc.missing, str(exc))]) from exc
+        except ConfigurationError as exc:
+            raise InputError([("instance", str(exc))]) from exc
+
+    def _plan(self, client: DomoClient, inputs: RetentionInputs) -> Plan:
+        try:
+            versions = client.list_versions(inputs.dataset_id)
+            return plan_retention(versions, inputs.policy, _now())
+        except BudgetExceededError as exc:
+            raise InputError([("policy", f"dataset {inputs.dataset_id}: {exc}")]) from exc
+        except DatasetNotFoundError as exc:
+            raise InputError([("dataset_id", str(exc))]) from exc
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            raise InputError([("token", str(exc))]) from exc
+        except DomoError as exc:
+            raise InputError([("dataset_id", str(exc))]) from exc
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        """Delete what the plan of this update marked, if it is still surplus now."""
+        inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
+        client = self._client(inputs)
+        planned = {int(data_id) for data_id in props.get(PLANNED) or []}
+        current = client.list_versions(inputs.dataset_id)
+        replan = plan_retention(current, inputs.policy, _now())
+        to_delete = sorted(planned & set(replan.delete_ids))
+        by_id = {version.data_id: version for version in current}
+        if to_delete:
+            print(
+                f"dataset {inputs.dataset_id}: deleting {len(to_delete)} versions "
+                f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
+            )
+            result = client.delete_versions_verified(
+                inputs.dataset_id, to_delete, index=inputs.index, batch_size=inputs.batch_size
+            )
+            if result.remaining:
+                message = (
+                    f"dataset {inputs.dataset_id}: deleted {len(result.deleted)} of "
+                    f"{len(to_delete)} planned versions; deleted ids {result.deleted}; NOT deleted "
+                    f"ids {result.remaining}: {result.error}. Nothing else was deleted; run "
+                    "`pulumi up` again to finish."
+                )
+                print(f"error: {message}")
+                raise DomoError(message)
+            remaining_versions = result.versions
+            deleted = [by_id[i] for i in result.deleted]
+        else:
+            remaining_versions, deleted = current, []
+        after = plan_retention(remaining_versions, inputs.policy, _now(), enforce_budget=False)
+        outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
+        outs.update(
+            {
+                "versions": _version_dicts(remaining_versions),
+                "deleted_versions": _version_dicts(deleted),
+                "deleted_rows": sum(v.num_rows for v in deleted),
+                "deleted_bytes": sum(v.num_bytes for v in deleted),
+                PLANNED: after.delete_ids,
+                PLAN_SUMMARY: after.summary(),
+                "last_applied_at": format_instant(_now()),
+            }
+        )
+        return outs
+
+
+_OUTPUT_KEYS = (
+    *COMPUTED_INPUTS,
+    "versions",
+    "deleted_versions",
+    "deleted_rows",
+    "deleted_bytes",
+    "last_applied_at",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _version_dicts(versions: list[DataVersion]) -> list[dict[str, Any]]:
+    ordered = sorted(versions, key=lambda v: (v.recorded_date, v.data_id), reverse=True)
+    return [version.to_dict() for version in ordered]
+
+
+def _has_unknowns(props: dict[str, Any]) -> bool:
+    from pulumi.runtime import rpc
+
+    def unknown(value: Any) -> bool:
+        if value == rpc.UNKNOWN:
+            return True
+        if isinstance(value, dict):
+            return any(unknown(v) for v in value.values())
+        if isinstance(value, list):
+            return any(unknown(v) for v in value)
+        return False
+
+    return any(unknown(v) for k, v in props.items() if not k.startswith("__"))
+
+
+def _preview_message(dataset_id: str, plan: Plan) -> str:
+    lines = [f"dataset {dataset_id}: {plan.summary()}"]
+    shown = plan.delete[:MAX_DETAIL_LINES]
+    lines += [f"  - {describe_version(decision.version)}" for decision in shown]
+    if len(plan.delete) > len(shown):
+        lines.append(
+            f"  ... and {len(plan.delete) - len(shown)} more (see `pulumi preview --diff`)"
+        )
+    return "\n".join(lines)

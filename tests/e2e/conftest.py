@@ -1,0 +1,100 @@
+"""Fixtures for end-to-end tests: the real Pulumi CLI against a live emulator.
+
+`stack_factory(program)` gives an initialised `PulumiWorkspace` whose environment
+points the provider at the test's emulator (DOMO_INSTANCE, DOMO_DEVELOPER_TOKEN).
+Datasets are small and built per test with dates relative to now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+from domo_versions_iac.models import format_instant
+from domo_versions_iac.testing import PulumiWorkspace
+
+RESOURCE_TYPE = "domo:DatasetVersionRetention"
+
+
+def make_versions(
+    count: int, *, days_apart: float = 1.0, statuses: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
+    """`count` v2 records, ids 1..count, the newest recorded an hour ago."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    records = []
+    for data_id in range(1, count + 1):
+        recorded = now - timedelta(hours=1) - timedelta(days=days_apart * (count - data_id))
+        status = (statuses or {}).get(data_id, "success")
+        record: dict[str, Any] = {
+            "schemaId": 1,
+            "dataId": data_id,
+            "uploadStatus": status,
+            "recordedDate": format_instant(recorded),
+            "numRows": 1000 * data_id if status == "success" else 0,
+            "numBytes": 100_000 * data_id if status == "success" else 0,
+        }
+        if status != "processing":
+            record["uploadCompletedDate"] = format_instant(recorded + timedelta(seconds=30))
+        records.append(record)
+    return records
+
+
+@pytest.fixture
+def domo() -> Iterator[EmulatorServer]:
+    """An emulator with no datasets yet; tests add their own."""
+    store = EmulatorStore({"tokens": [EMULATOR_TOKEN], "datasets": {}})
+    server = EmulatorServer(store).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+StackFactory = Callable[..., PulumiWorkspace]
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path, domo: EmulatorServer) -> StackFactory:
+    counter = iter(range(1000))
+
+    def make(
+        program: str,
+        *,
+        env: dict[str, str] | None = None,
+        config: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> PulumiWorkspace:
+        base = {"DOMO_INSTANCE": domo.url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
+        base.update(env or {})
+        ws = PulumiWorkspace(tmp_path / f"ws{next(counter)}", program, env=base)
+        ws.init_stack(config=config, secrets=secrets)
+        return ws
+
+    return make
+
+
+def remaining_ids(domo: EmulatorServer, dataset_id: str) -> list[int]:
+    return [record["dataId"] for record in domo.store.list_versions(dataset_id)]
+
+
+def deleted_ids_sent(domo: EmulatorServer, dataset_id: str | None = None) -> list[int]:
+    """Every id any DELETE asked for, in order."""
+    return [
+        data_id
+        for record in domo.store.requests
+        if record.method == "DELETE" and dataset_id in (None, record.dataset_id)
+        for data_id in record.body_ids or []
+    ]
+
+
+def calls(domo: EmulatorServer, method: str, dataset_id: str | None = None) -> int:
+    return sum(
+        1
+        for record in domo.store.requests
+        if record.method == method and dataset_id in (None, record.dataset_id)
+    )
