@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 ENGINE_PATH_FILE := $(VENV)/.pulumi-bin-dir
 PYTEST_ARGS ?=
 
-.PHONY: setup engine check lint typecheck test test-unit demo bench bench-smoke clean
+.PHONY: setup engine check lint typecheck test test-unit demo bench docs clean
 
 setup: $(STAMP) engine
 
@@ -46,6 +46,10 @@ demo: setup
 
 bench: setup
 	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) bench/run_all.py
+
+# The configuration reference is generated from the JSON Schemas.
+docs: $(STAMP)
+	$(PY) -m domo_versions_iac.reference > docs/reference.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

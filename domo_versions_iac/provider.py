@@ -210,6 +210,9 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             remaining_versions, deleted = current, []
         after = plan_retention(remaining_versions, inputs.policy, _now(), enforce_budget=False)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
+        if inputs.token is not None:
+            # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.
+            outs["token"] = inputs.token
         outs.update(
             {
                 "versions": _version_dicts(remaining_versions),

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import requests
-from domo_versions_iac.schemas import load_schema, validator
 
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
@@ -34,6 +33,7 @@ from domo_versions_iac.emulator import (
     validate_seed,
 )
 from domo_versions_iac.models import parse_instant
+from domo_versions_iac.schemas import load_schema, validator
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 AUTH = {"X-DOMO-Developer-Token": EMULATOR_TOKEN}

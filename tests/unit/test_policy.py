@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from domo_versions_iac.schemas import load_schema, validator
 
 from domo_versions_iac.models import DataVersion
 from domo_versions_iac.policy import (
@@ -27,6 +26,7 @@ from domo_versions_iac.policy import (
     plan_retention,
     policy_reference,
 )
+from domo_versions_iac.schemas import load_schema, validator
 
 UTC = timezone.utc
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)

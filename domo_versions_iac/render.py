@@ -1,0 +1,141 @@
+"""Text and JSON shapes the ``domo-versions`` command prints (no I/O, no click).
+
+Tables are fixed width, newest first; sizes use the plan's units (``format_bytes``,
+``format_count``) so ``ls`` and ``plan`` read the same.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from domo_versions_iac.models import format_instant
+
+if TYPE_CHECKING:
+    from domo_versions_iac.models import DataVersion
+    from domo_versions_iac.policy import Plan
+
+LISTING_FORMAT_VERSION = 1
+_RIGHT = {0, 3, 4}  # id, rows, bytes
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def versions_table(versions: Sequence[DataVersion]) -> str:
+    """id, recorded, status, rows, bytes: one line per version, newest first."""
+    from domo_versions_iac.policy import format_bytes, format_count, newest_first
+
+    header = ("id", "recorded", "status", "rows", "bytes")
+    rows = [header] + [
+        (
+            str(v.data_id),
+            format_instant(v.recorded_date),
+            v.upload_status,
+            format_count(v.num_rows),
+            format_bytes(v.num_bytes),
+        )
+        for v in newest_first(versions)
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            cell.rjust(widths[i]) if i in _RIGHT else cell.ljust(widths[i])
+            for i, cell in enumerate(r)
+        ).rstrip()
+        for r in rows
+    )
+
+
+def versions_totals(versions: Sequence[DataVersion]) -> str:
+    """``12 versions, 3.1 GB, 12.4 M rows (10 success, 1 error, 1 processing)``."""
+    from domo_versions_iac.policy import format_bytes, format_count
+
+    rows = sum(v.num_rows for v in versions)
+    size = sum(v.num_bytes for v in versions)
+    text = f"{_plural(len(versions), 'version')}, {format_bytes(size)}, {format_count(rows)} rows"
+    statuses = Counter(v.upload_status for v in versions)
+    if statuses:
+        text += " (" + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) + ")"
+    return text
+
+
+def listing_block(dataset_id: str, versions: Sequence[DataVersion]) -> str:
+    """One dataset for ``ls``: heading, table, totals line."""
+    return "\n".join(
+        [f"dataset {dataset_id}", versions_table(versions), f"total: {versions_totals(versions)}"]
+    )
+
+
+def listings_total(listings: Mapping[str, Sequence[DataVersion]]) -> str:
+    """The line under several ``ls`` tables: totals over every dataset listed."""
+    everything = [v for versions in listings.values() for v in versions]
+    return f"all {_plural(len(listings), 'dataset')}: {versions_totals(everything)}"
+
+
+def listing_dict(versions: Sequence[DataVersion]) -> dict[str, Any]:
+    """``ls --json`` for one dataset (without the envelope)."""
+    from domo_versions_iac.policy import newest_first
+
+    return {
+        "versions": [v.to_dict() for v in newest_first(versions)],
+        "totals": {
+            "versions": len(versions),
+            "rows": sum(v.num_rows for v in versions),
+            "bytes": sum(v.num_bytes for v in versions),
+        },
+    }
+
+
+def listings_json(listings: Mapping[str, Sequence[DataVersion]]) -> dict[str, Any]:
+    """``ls --json``: one dataset → its listing; several → keyed by dataset id."""
+    if len(listings) == 1:
+        ((dataset_id, versions),) = listings.items()
+        return {
+            "format_version": LISTING_FORMAT_VERSION,
+            "dataset_id": dataset_id,
+            **listing_dict(versions),
+        }
+    return {
+        "format_version": LISTING_FORMAT_VERSION,
+        "datasets": {ds: listing_dict(versions) for ds, versions in listings.items()},
+    }
+
+
+def plan_block(dataset_id: str, plan: Plan) -> str:
+    """One dataset for ``plan``: heading, policy, table with reasons, summary line."""
+    return "\n".join(
+        [
+            f"dataset {dataset_id} (planned at {format_instant(plan.now)})",
+            f"policy: {plan.policy}",
+            plan.render_table(),
+            f"summary: {plan.summary()}",
+        ]
+    )
+
+
+def plans_total(plans: Mapping[str, Plan]) -> str:
+    """The combined summary line under several plans."""
+    from domo_versions_iac.policy import format_bytes, format_count
+
+    versions = sum(len(p.decisions) for p in plans.values())
+    deleting = [p for p in plans.values() if p.delete]
+    count = _plural(len(plans), "dataset")
+    if not deleting:
+        return f"total: nothing to delete in {count} ({_plural(versions, 'version')} kept)"
+    deleted = sum(len(p.delete) for p in deleting)
+    size = sum(p.deleted_bytes for p in deleting)
+    rows = sum(p.deleted_rows for p in deleting)
+    return (
+        f"total: delete {deleted} of {_plural(versions, 'version')} in {len(deleting)} of "
+        f"{count}, {format_bytes(size)}, {format_count(rows)} rows"
+    )
+
+
+def plans_json(plans: Mapping[str, Plan]) -> dict[str, Any]:
+    """``plan --json``: one dataset → ``Plan.to_dict()``; several → keyed by dataset id."""
+    if len(plans) == 1:
+        return next(iter(plans.values())).to_dict()
+    return {"format_version": 1, "plans": {ds: p.to_dict() for ds, p in plans.items()}}

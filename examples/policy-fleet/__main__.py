@@ -1,0 +1,23 @@
+"""Several datasets, each with a retention policy, read from stack configuration.
+
+Add a dataset by adding an entry to `datasets` (Pulumi.yaml, or your stack's
+Pulumi.<stack>.yaml): no code change needed.
+"""
+
+import pulumi
+
+from domo_versions_iac import DatasetVersionRetention
+
+config = pulumi.Config()
+fleet = {}
+for entry in config.require_object("datasets"):
+    fleet[entry["name"]] = DatasetVersionRetention(
+        entry["name"],
+        dataset_id=entry["dataset_id"],
+        policy=entry.get("policy"),
+        allowed_versions=entry.get("allowed_versions"),
+        index=entry.get("index", False),
+    )
+
+pulumi.export("plan", {name: r.plan_summary for name, r in fleet.items()})
+pulumi.export("deleted_bytes", {name: r.deleted_bytes for name, r in fleet.items()})

@@ -1,0 +1,89 @@
+"""Every example runs with `pulumi preview` and `pulumi up` against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from domo_versions_iac.emulator import (
+    BUDGET_DATASET_ID,
+    EMULATOR_TOKEN,
+    EVENTS_DATASET_ID,
+    INVENTORY_DATASET_ID,
+    SALES_DATASET_ID,
+    EmulatorServer,
+)
+from domo_versions_iac.testing import PulumiWorkspace
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def seeded_emulator() -> EmulatorServer:
+    server = EmulatorServer().start()  # the default seed, as in the demo
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+def example_stack(tmp_path: Path, name: str, emulator: EmulatorServer) -> PulumiWorkspace:
+    env = {"DOMO_INSTANCE": emulator.url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
+    ws = PulumiWorkspace(tmp_path, source_dir=EXAMPLES / name, env=env)
+    ws.init_stack()
+    return ws
+
+
+def ids(emulator: EmulatorServer, dataset_id: str) -> list[int]:
+    return [v["dataId"] for v in emulator.store.list_versions(dataset_id)]
+
+
+def test_basic_keeps_the_allowed_versions_and_the_guarded_ones(
+    tmp_path: Path, seeded_emulator: EmulatorServer
+) -> None:
+    ws = example_stack(tmp_path, "basic", seeded_emulator)
+    preview = ws.preview()
+    assert "delete 8 of 12 versions" in preview.stdout
+    for data_id in range(1, 9):
+        assert f"- {data_id}: recorded" in preview.stdout
+    ws.up()
+    # 9, 10 allowed; 11 the newest successful; 12 an upload in processing.
+    assert ids(seeded_emulator, INVENTORY_DATASET_ID) == [9, 10, 11, 12]
+    assert ws.outputs()["remaining_versions"] == [12, 11, 10, 9]
+    ws.preview("--expect-no-changes")
+
+
+def test_policy_fleet_applies_each_policy_from_configuration(
+    tmp_path: Path, seeded_emulator: EmulatorServer
+) -> None:
+    before = {d: ids(seeded_emulator, d) for d in (SALES_DATASET_ID, EVENTS_DATASET_ID)}
+    ws = example_stack(tmp_path, "policy-fleet", seeded_emulator)
+    preview = ws.preview()
+    for dataset_id in (SALES_DATASET_ID, EVENTS_DATASET_ID, BUDGET_DATASET_ID):
+        assert f"dataset {dataset_id}: delete" in preview.stdout
+    ws.up()
+    assert ids(seeded_emulator, BUDGET_DATASET_ID) == [3, 4, 5]
+    sales = ids(seeded_emulator, SALES_DATASET_ID)
+    assert 7 + 30 - 7 <= len(sales) <= 7 + 30 + 12, "last 7, 30 dailies, 12 monthlies"
+    assert sales[-1] == before[SALES_DATASET_ID][-1], "the newest is always kept"
+    events = ids(seeded_emulator, EVENTS_DATASET_ID)
+    assert 48 <= len(events) < len(before[EVENTS_DATASET_ID])
+    plans = ws.outputs()["plan"]
+    assert set(plans) == {"sales", "web-events", "budget"}
+    assert all(summary.startswith("nothing to delete") for summary in plans.values())
+    ws.preview("--expect-no-changes")
+
+
+def test_ci_workflow_previews_pull_requests_and_applies_main() -> None:
+    workflow = yaml.safe_load((EXAMPLES / "ci/.github/workflows/domo-versions.yml").read_text())
+    jobs = workflow["jobs"]
+    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads "on" as True
+    assert "pull_request" in triggers and "push" in triggers
+    steps = {job: [s.get("with", {}) for s in spec["steps"]] for job, spec in jobs.items()}
+    preview = [w for w in steps["preview"] if w.get("command") == "preview"]
+    assert preview and preview[0].get("comment-on-pr") is True and preview[0].get("diff") is True
+    assert [w for w in steps["apply"] if w.get("command") == "up"]
+    assert "refs/heads/main" in jobs["apply"]["if"]
+    text = (EXAMPLES / "ci/.github/workflows/domo-versions.yml").read_text()
+    for secret in ("DOMO_DEVELOPER_TOKEN", "PULUMI_ACCESS_TOKEN"):
+        assert f"secrets.{secret}" in text

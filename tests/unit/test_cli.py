@@ -1,0 +1,361 @@
+"""The ``domo-versions`` command line, as a user sees it: output, errors, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from domo_versions_iac import cli as cli_module
+from domo_versions_iac.cli import Progress, cli
+from domo_versions_iac.client import DomoClient
+from domo_versions_iac.emulator import (
+    BUDGET_DATASET_ID,
+    EMULATOR_TOKEN,
+    INVENTORY_DATASET_ID,
+    SALES_DATASET_ID,
+    EmulatorServer,
+)
+from domo_versions_iac.inputs import parse_inputs
+from domo_versions_iac.models import parse_instant
+from domo_versions_iac.policy import plan_retention
+from domo_versions_iac.schemas import validator
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXED = "fixed-0000-4000-a000-000000000009"
+NOW = "2024-03-10T12:00:00Z"
+
+
+def _record(data_id: int, day: int, status: str = "success") -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "schemaId": 1,
+        "dataId": data_id,
+        "uploadStatus": status,
+        "recordedDate": f"2024-03-{day:02d}T10:00:00Z",
+        "numRows": 0 if status != "success" else 1000 * data_id,
+        "numBytes": 0 if status != "success" else 100_000 * data_id,
+    }
+    if status != "processing":
+        record["uploadCompletedDate"] = f"2024-03-{day:02d}T10:05:00Z"
+    return record
+
+
+@pytest.fixture
+def env(emulator: EmulatorServer) -> dict[str, str]:
+    """Environment pointing the CLI at the emulator; a fixed 5-version dataset added."""
+    emulator.store.add_dataset(
+        FIXED, [_record(i, i) for i in range(1, 5)] + [_record(5, 5, "error")], name="fixed"
+    )
+    return {"DOMO_INSTANCE": emulator.url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
+
+
+def run(args: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> Result:
+    base = {"DOMO_INSTANCE": "", "DOMO_DEVELOPER_TOKEN": ""}
+    return CliRunner().invoke(cli, args, env={**base, **(env or {})}, **kwargs)
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- ls
+
+
+def test_ls_prints_a_table_newest_first_with_totals(env: dict[str, str]) -> None:
+    result = run(["ls", FIXED], env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"dataset {FIXED}"
+    assert lines[1].split() == ["id", "recorded", "status", "rows", "bytes"]
+    ids = [line.split()[0] for line in lines[2:-1]]
+    assert ids == ["5", "4", "3", "2", "1"]
+    assert "error" in lines[2] and "2024-03-05T10:00:00Z" in lines[2]
+    assert lines[3].split() == ["4", "2024-03-04T10:00:00Z", "success", "4.0", "k", "400.0", "kB"]
+    assert lines[-1] == "total: 5 versions, 1.0 MB, 10.0 k rows (1 error, 4 success)"
+    assert result.stderr == ""
+
+
+def test_ls_several_datasets_adds_a_grand_total_and_no_progress_off_tty(
+    env: dict[str, str],
+) -> None:
+    result = run(["ls", FIXED, INVENTORY_DATASET_ID, BUDGET_DATASET_ID], env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("dataset ") == 3
+    assert result.stdout.strip().splitlines()[-1].startswith("all 3 datasets: 22 versions, ")
+    assert result.stderr == ""  # no progress indicator: stderr is not a terminal
+
+
+def test_ls_json(env: dict[str, str]) -> None:
+    one = json.loads(run(["ls", FIXED, "--json"], env).stdout)
+    assert one["format_version"] == 1 and one["dataset_id"] == FIXED
+    assert [v["data_id"] for v in one["versions"]] == [5, 4, 3, 2, 1]
+    assert one["totals"] == {"versions": 5, "rows": 10_000, "bytes": 1_000_000}
+    several = json.loads(run(["ls", FIXED, BUDGET_DATASET_ID, "--json"], env).stdout)
+    assert set(several["datasets"]) == {FIXED, BUDGET_DATASET_ID}
+    assert several["datasets"][BUDGET_DATASET_ID]["totals"]["versions"] == 5
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_with_pending_deletions_exits_2_and_shows_reasons(env: dict[str, str]) -> None:
+    result = run(["plan", FIXED, "--keep-last", "2", "--now", NOW], env)
+    assert result.exit_code == 2, result.output
+    out = result.stdout
+    assert f"dataset {FIXED} (planned at {NOW})" in out
+    assert "policy: keep the 2 newest successful versions" in out
+    header = next(line for line in out.splitlines() if line.startswith("id "))
+    assert header.split() == ["id", "recorded", "status", "rows", "bytes", "decision", "reasons"]
+    assert "keep_last #1, protected: latest #1" in out
+    assert out.count("no rule keeps it") == 3
+    assert out.splitlines()[-1] == "summary: delete 3 of 5 versions, 300.0 kB, 3.0 k rows"
+
+
+def test_plan_with_nothing_to_delete_exits_0(env: dict[str, str]) -> None:
+    result = run(["plan", FIXED, "--keep-last", "10", "--keep-failed", "--now", NOW], env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "summary: nothing to delete: 5 versions kept"
+
+
+def test_plan_json_is_the_providers_plan(env: dict[str, str], client: DomoClient) -> None:
+    policy = ["--keep-within", "3d", "--allowed-versions", "1,42"]
+    result = run(["plan", FIXED, *policy, "--now", NOW, "--json"], env)
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    validator("plan").validate(data)
+    inputs = parse_inputs(
+        {"dataset_id": FIXED, "policy": {"keep_within": "3d"}, "allowed_versions": [1, 42]}
+    )
+    expected = plan_retention(
+        client.list_versions(FIXED), inputs.policy, parse_instant(NOW), enforce_budget=False
+    )
+    assert data == expected.to_dict()
+    assert data["warnings"] == ["allowed_versions: version 42 is not listed by Domo"]
+    assert "warning: dataset" in result.stderr and "version 42" in result.stderr
+
+
+def test_plan_several_datasets_combined_summary_and_json(env: dict[str, str]) -> None:
+    args = ["plan", FIXED, BUDGET_DATASET_ID, "--keep-last", "4", "--now", NOW]
+    result = run(args, env)
+    assert result.exit_code == 2, result.output
+    assert result.stdout.count("summary: ") == 2
+    last = result.stdout.splitlines()[-1]
+    assert last.startswith("total: delete 2 of 10 versions in 2 of 2 datasets, ")
+    assert "listed" not in result.stderr
+    data = json.loads(run([*args, "--json"], env).stdout)
+    assert data["format_version"] == 1 and set(data["plans"]) == {FIXED, BUDGET_DATASET_ID}
+    for plan in data["plans"].values():
+        validator("plan").validate(plan)
+
+
+def test_policy_file_with_flag_overrides(env: dict[str, str], tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"keep_last": 1, "allowed_versions": [1]}))
+    result = run(["plan", FIXED, "--policy", str(policy), "--now", NOW, "--json"], env)
+    assert json.loads(result.stdout)["policy"] == {"keep_last": 1, "allowed_versions": [1]}
+    flags = ["--keep-last", "3", "--allowed-versions", "2", "--now", NOW, "--json"]
+    result = run(["plan", FIXED, "--policy", str(policy), *flags], env)
+    assert json.loads(result.stdout)["policy"] == {"keep_last": 3, "allowed_versions": [2]}
+
+
+def test_budget_error_shows_the_plan_and_exits_1(env: dict[str, str]) -> None:
+    result = run(["plan", FIXED, "--keep-last", "1", "--max-deletions", "2"], env)
+    assert result.exit_code == 1
+    assert "summary: delete 4 of 5 versions" in result.stdout
+    assert result.stderr.startswith(f"error: dataset {FIXED}: plan would delete 4 of 5")
+    assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--keep-last", "0"], ["policy.keep_last", "expected an integer >= 1", "got 0"]),
+        (["--keep-within", "30x"], ["policy.keep_within", "'30x'"]),
+        (["--timezone", "Mars/Base"], ["policy.timezone", "unknown time zone"]),
+        (["--protect-latest", "2"], ["empty policy would delete every version"]),
+        ([], ["no retention policy given", "--keep-last"]),
+        (["--allowed-versions", "3,x"], ["--allowed-versions", "3,4"]),
+        (["--keep-last", "1", "--now", "yesterday"], ["--now", "ISO-8601"]),
+        (["--policy", "/nonexistent/policy.json"], ["cannot read policy file", "policy.json"]),
+    ],
+)
+def test_bad_policy_is_one_line(env: dict[str, str], args: list[str], fragments: list[str]) -> None:
+    assert_one_line_error(run(["plan", FIXED, *args], env), *fragments)
+
+
+def test_policy_file_not_json(env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "p.json"
+    bad.write_text("keep_last: 3")
+    assert_one_line_error(run(["plan", FIXED, "--policy", str(bad)], env), "not valid JSON")
+
+
+def test_wrong_token_is_one_line(env: dict[str, str]) -> None:
+    env["DOMO_DEVELOPER_TOKEN"] = "wrong"
+    assert_one_line_error(run(["ls", FIXED], env), "401", "DOMO_DEVELOPER_TOKEN")
+    assert_one_line_error(run(["plan", FIXED, "--keep-last", "1"], env), "401")
+
+
+def test_unknown_dataset_is_one_line(env: dict[str, str]) -> None:
+    assert_one_line_error(run(["ls", "no-such-dataset"], env), "404", "no-such-dataset")
+
+
+def test_unknown_dataset_among_several_still_lists_the_others(env: dict[str, str]) -> None:
+    result = run(["ls", FIXED, "no-such-dataset"], env)
+    assert result.exit_code == 1
+    assert f"dataset {FIXED}" in result.stdout
+    assert result.stderr.count("error: ") == 1 and "404" in result.stderr
+    assert run(["ls", FIXED, "no-such-dataset", "--json"], env).stdout == ""
+
+
+def test_missing_credentials_are_one_line(emulator: EmulatorServer) -> None:
+    assert_one_line_error(run(["ls", FIXED]), "no Domo instance given", "DOMO_INSTANCE")
+    result = run(["ls", FIXED, "--instance", emulator.url])
+    assert_one_line_error(result, "no Domo developer token given", "DOMO_DEVELOPER_TOKEN")
+
+
+def test_unreachable_instance_is_one_line() -> None:
+    env = {"DOMO_INSTANCE": f"http://127.0.0.1:{closed_port()}", "DOMO_DEVELOPER_TOKEN": "t"}
+    assert_one_line_error(run(["ls", FIXED], env), "Could not reach Domo", "network")
+
+
+def test_bad_instance_is_one_line() -> None:
+    env = {"DOMO_DEVELOPER_TOKEN": "t"}
+    assert_one_line_error(run(["ls", FIXED, "--instance", "http://example.com"], env), "http")
+
+
+def test_verbose_adds_the_exception_chain(env: dict[str, str]) -> None:
+    env["DOMO_DEVELOPER_TOKEN"] = "wrong"
+    result = run(["ls", FIXED, "--verbose"], env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Domo rejected the developer token")
+    assert "Traceback" in result.stderr and "AuthenticationError" in result.stderr
+    result = run(["plan", FIXED, "--keep-last", "0", "-v"], env)
+    assert "InputError" in result.stderr and "PolicyError" in result.stderr
+
+
+def test_usage_errors_exit_1_not_2() -> None:
+    result = run(["ls", "--bogus"])
+    assert result.exit_code == 1
+    assert "No such option" in result.stderr
+    assert run(["ls"]).exit_code == 1  # missing DATASET_ID
+    assert run(["nope"]).exit_code == 1
+
+
+def test_help_documents_exit_codes_and_token_source() -> None:
+    text = run(["plan", "--help"]).stdout
+    assert "0  nothing would be deleted" in text and "2  deletions pending" in text
+    flat = " ".join(text.split())
+    assert "token only from DOMO_DEVELOPER_TOKEN" in flat and "leak into shell history" in flat
+    assert "--token" not in text
+    assert run(["--version"]).stdout.strip() == "domo-versions, version 0.1.0"
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_updates_in_place_on_a_terminal_only() -> None:
+    tty = _Tty()
+    progress = Progress(3, tty, delay=0.0)
+    progress.update(1)
+    progress.update(3)
+    progress.close()
+    text = tty.getvalue()
+    assert "\rlisted 1/3 datasets" in text and "\rlisted 3/3 datasets" in text
+    assert text.endswith("\r")  # the line is erased at the end
+    for stream, total in ((io.StringIO(), 3), (_Tty(), 1)):
+        quiet = Progress(total, stream, delay=0.0)
+        quiet.update(1)
+        quiet.close()
+        assert stream.getvalue() == ""
+
+
+def test_cli_does_not_import_pulumi() -> None:
+    code = "import sys, domo_versions_iac.cli; print(any('pulumi' in m for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- subprocess
+
+
+def test_emulator_command_serves_until_sigterm(tmp_path: Path) -> None:
+    bin_dir = Path(sys.executable).parent
+    exe = bin_dir / "domo-versions"
+    if not exe.exists():
+        exe = ROOT / ".venv" / "bin" / "domo-versions"
+    proc = subprocess.Popen(
+        [str(exe), "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 15)
+        assert ready, "the emulator printed nothing within 15 s"
+        first = proc.stdout.readline()
+        assert first.startswith("Domo emulator listening on http://127.0.0.1:"), first
+        url = first.split()[-1]
+        env = {**os.environ, "DOMO_INSTANCE": url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
+        listed = subprocess.run(
+            [str(exe), "ls", SALES_DATASET_ID],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.splitlines()[1].split() == [
+            "id",
+            "recorded",
+            "status",
+            "rows",
+            "bytes",
+        ]
+        assert "total: " in listed.stdout
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - started < 5
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
