@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from domo_versions_iac.models import format_instant
+from domo_versions_iac.emulator.records import version_record
 
 EMULATOR_TOKEN = "emulator-token"
 """The developer token the default seed accepts (documented, not a secret)."""
@@ -51,29 +51,18 @@ def _record(
     status: str,
     recorded: datetime,
     duration: timedelta,
-    rows: int | None,
+    rows: int,
     bytes_per_row: int,
 ) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "schemaId": schema_id,
-        "dataId": data_id,
-        "uploadStatus": status,
-        "recordedDate": format_instant(recorded),
-    }
-    if status == "processing":
-        # An upload in flight: Domo has not counted it yet.
-        record["numRows"] = 0
-        record["numBytes"] = 0
-        return record
-    record["uploadCompletedDate"] = format_instant(recorded + duration)
-    if status == "error":
-        record["numRows"] = 0
-        record["numBytes"] = 0
-    else:
-        assert rows is not None
-        record["numRows"] = rows
-        record["numBytes"] = rows * bytes_per_row
-    return record
+    return version_record(
+        data_id,
+        status=status,
+        recorded=recorded,
+        rows=rows,
+        num_bytes=rows * bytes_per_row,
+        schema_id=schema_id,
+        upload_duration=duration,
+    )
 
 
 def _daily_sales(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
@@ -99,7 +88,7 @@ def _daily_sales(rng: random.Random, now: datetime) -> list[dict[str, Any]]:
                     "error",
                     when,
                     timedelta(seconds=rng.randint(5, 90)),
-                    None,
+                    0,
                     0,
                 )
             )

@@ -22,11 +22,11 @@ import json
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
+from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.errors import status_text
-from domo_versions_iac.models import format_instant
 
 FAULT_KINDS = ("status", "drop", "partial_delete")
 FAULT_METHODS = ("GET", "DELETE")
@@ -262,24 +262,14 @@ class EmulatorStore:
             next_id = max(versions, default=0) + 1
             if schema_id is None:
                 schema_id = max((int(v["schemaId"]) for v in existing), default=1)
-            record: dict[str, Any] = {
-                "schemaId": schema_id,
-                "dataId": next_id,
-                "uploadStatus": upload_status,
-                "recordedDate": format_instant(recorded),
-            }
-            if upload_status == "processing":
-                record["numRows"] = 0
-                record["numBytes"] = 0
-            else:
-                rows = num_rows if upload_status == "success" else 0
-                record["uploadCompletedDate"] = format_instant(recorded + timedelta(seconds=30))
-                record["numRows"] = rows
-                record["numBytes"] = (
-                    num_bytes
-                    if num_bytes is not None and upload_status == "success"
-                    else rows * 120
-                )
+            record = version_record(
+                next_id,
+                status=upload_status,
+                recorded=recorded,
+                rows=num_rows,
+                num_bytes=num_bytes,
+                schema_id=schema_id,
+            )
             versions[next_id] = record
             return copy.deepcopy(record)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
-from domo_versions_iac.models import format_instant
+from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.testing import PulumiWorkspace
 
 RESOURCE_TYPE = "domo:DatasetVersionRetention"
@@ -26,22 +26,17 @@ def make_versions(
 ) -> list[dict[str, Any]]:
     """`count` v2 records, ids 1..count, the newest recorded an hour ago."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    records = []
-    for data_id in range(1, count + 1):
-        recorded = now - timedelta(hours=1) - timedelta(days=days_apart * (count - data_id))
-        status = (statuses or {}).get(data_id, "success")
-        record: dict[str, Any] = {
-            "schemaId": 1,
-            "dataId": data_id,
-            "uploadStatus": status,
-            "recordedDate": format_instant(recorded),
-            "numRows": 1000 * data_id if status == "success" else 0,
-            "numBytes": 100_000 * data_id if status == "success" else 0,
-        }
-        if status != "processing":
-            record["uploadCompletedDate"] = format_instant(recorded + timedelta(seconds=30))
-        records.append(record)
-    return records
+    statuses = statuses or {}
+    return [
+        version_record(
+            data_id,
+            status=statuses.get(data_id, "success"),
+            recorded=now - timedelta(hours=1) - timedelta(days=days_apart * (count - data_id)),
+            rows=1000 * data_id,
+            num_bytes=100_000 * data_id,
+        )
+        for data_id in range(1, count + 1)
+    ]
 
 
 @pytest.fixture
