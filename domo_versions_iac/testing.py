@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -43,6 +44,17 @@ def find_pulumi_bin_dir() -> Path:
         "no `pulumi` CLI found: run `make engine` (builds it) or install Pulumi, "
         "or set PULUMI_BIN_DIR"
     )
+
+
+def _kill_session(session_id: int) -> None:
+    """SIGKILL every process of a session (the engine and the plugins it started)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields_after_name = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields_after_name[3]) == session_id:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            continue
 
 
 @dataclass
@@ -131,17 +143,25 @@ class PulumiWorkspace:
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> CommandResult:
         """Run `pulumi ARGS` in the project directory, non-interactively."""
         argv = [str(self.bin_dir / "pulumi"), *args, "--non-interactive", "--color", "never"]
-        proc = subprocess.run(
+        # A session of its own, so a timeout ends the engine AND its plugins (the
+        # language host and the provider, each in a process group of its own).
+        with subprocess.Popen(
             argv,
             cwd=self.project_dir,
             env=self.base_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        result = CommandResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+            text=True,
+            start_new_session=True,
+        ) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_session(proc.pid)
+                stdout, stderr = proc.communicate()
+                stderr += f"\n[killed after {timeout:.0f} s]"
+        result = CommandResult(list(args), proc.returncode, stdout, stderr)
         return result.check() if check else result
 
     def init_stack(
@@ -153,8 +173,8 @@ class PulumiWorkspace:
         for key, value in (secrets or {}).items():
             self.run("config", "set", "--secret", key, value)
 
-    def preview(self, *args: str, check: bool = True) -> CommandResult:
-        return self.run("preview", *args, check=check)
+    def preview(self, *args: str, check: bool = True, timeout: float = 600) -> CommandResult:
+        return self.run("preview", *args, check=check, timeout=timeout)
 
     def up(self, *args: str, check: bool = True) -> CommandResult:
         return self.run("up", "--yes", "--skip-preview", *args, check=check)

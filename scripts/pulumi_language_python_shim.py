@@ -66,7 +66,12 @@ def main(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: server.stop(grace=0))
     print(port, flush=True)
-    server.wait_for_termination()
+    # If the engine dies without stopping us, we are re-parented: exit, don't linger.
+    parent = os.getppid()
+    while server.wait_for_termination(timeout=1.0):  # True: still serving after 1 s
+        if os.getppid() != parent:
+            server.stop(grace=0)
+            os._exit(1)  # the program may still be running in a worker thread
     return 0
 
 

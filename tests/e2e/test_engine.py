@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from domo_versions_iac.testing import PulumiWorkspace
@@ -43,3 +45,27 @@ def test_preview_up_noop_destroy_of_a_dynamic_resource(tmp_path: Path) -> None:
     destroy = ws.destroy()
     assert "- 2 deleted" in destroy.stdout
     assert ws.resources(":Resource") == []
+
+
+def _processes_in(directory: Path) -> list[int]:
+    """Pids of processes whose working directory is DIRECTORY."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and Path(os.readlink(proc / "cwd")) == directory:
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_timed_out_command_leaves_no_engine_or_plugin_running(tmp_path: Path) -> None:
+    ws = PulumiWorkspace(tmp_path, "import time\ntime.sleep(600)\n")
+    ws.init_stack()
+    result = ws.preview(check=False, timeout=8)
+    assert result.returncode != 0
+    assert "[killed after 8 s]" in result.stderr
+    deadline = time.monotonic() + 10
+    while _processes_in(ws.project_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_in(ws.project_dir) == []
