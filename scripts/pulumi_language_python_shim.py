@@ -72,7 +72,9 @@ def main(argv: list[str]) -> int:
         if os.getppid() != parent:
             server.stop(grace=0)
             os._exit(1)  # the program may still be running in a worker thread
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # stopped by the engine: don't wait for a program thread that hangs
 
 
 if __name__ == "__main__":
