@@ -40,7 +40,13 @@ from domo_versions_iac.errors import (
     DomoError,
     PermissionDeniedError,
 )
-from domo_versions_iac.inputs import DESIRED_KEYS, InputError, RetentionInputs, parse_inputs
+from domo_versions_iac.inputs import (
+    DESIRED_KEYS,
+    USER_KEYS,
+    InputError,
+    RetentionInputs,
+    parse_inputs,
+)
 from domo_versions_iac.models import DataVersion, format_instant
 from domo_versions_iac.policy import (
     BudgetExceededError,
@@ -55,6 +61,8 @@ PLANNED = "planned_deletions"
 PLANNED_DETAILS = "planned_deletion_details"
 PLAN_SUMMARY = "plan_summary"
 COMPUTED_INPUTS = (PLANNED, PLANNED_DETAILS, PLAN_SUMMARY)
+# Hidden (engine-internal) marker of the last drift refresh found; see `read` and `diff`.
+DRIFT = "__drift"
 MAX_DETAIL_LINES = 50
 
 _clients: dict[tuple[str, str], DomoClient] = {}
@@ -101,7 +109,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
 
     # -- engine calls ----------------------------------------------------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         if _has_unknowns(news):
             return CheckResult(news, [])  # values known only at `up`; checked then
         try:
@@ -111,9 +119,9 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         except InputError as exc:
             return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
         checked = {key: value for key, value in news.items() if key not in COMPUTED_INPUTS}
-        checked[PLANNED] = plan.delete_ids
-        checked[PLANNED_DETAILS] = [describe_version(d.version) for d in plan.delete]
-        checked[PLAN_SUMMARY] = plan.summary()
+        checked.update(_plan_inputs(plan))
+        if olds.get(DRIFT):
+            checked[DRIFT] = olds[DRIFT]  # drift already recorded by a refresh
         if plan.delete:
             print(_preview_message(inputs.dataset_id, plan))
         for warning in plan.warnings:
@@ -122,10 +130,18 @@ class DatasetVersionRetentionProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in DESIRED_KEYS if olds.get(key) != news.get(key)]
-        surplus = bool(news.get(PLANNED)) or _has_unknowns(news)
+        # olds are outputs; they hold the plan the last update carried out. The same plan
+        # (same ids and dates) in news is that one, already applied (as during refresh).
+        already_applied = news.get(PLANNED_DETAILS) == olds.get(PLANNED_DETAILS) and list(
+            news.get(PLANNED) or []
+        ) == list(olds.get(PLANNED) or [])
+        surplus = (bool(news.get(PLANNED)) and not already_applied) or _has_unknowns(news)
+        # During refresh the engine diffs the refreshed outputs against the stored inputs:
+        # a new drift marker from `read` is the change to report.
+        drifted = olds.get(DRIFT) != news.get(DRIFT)
         replaces = ["dataset_id"] if "dataset_id" in changed else []
         return DiffResult(
-            changes=bool(changed) or surplus,
+            changes=bool(changed) or surplus or drifted,
             replaces=replaces,
             delete_before_replace=False,
         )
@@ -138,16 +154,27 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         return UpdateResult(outs=self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh: the versions Domo lists now, and what the policy would delete."""
+        """Refresh: record the versions Domo lists now (drift); the plan is left as applied.
+
+        The next preview plans afresh against what Domo lists; refresh only records drift.
+        Inputs are returned as stored (user keys and the applied plan), so a dataset that
+        did not drift shows no change.
+        """
         inputs = parse_inputs(props, computed_keys=_OUTPUT_KEYS)
         client = self._client(inputs)
         versions = client.list_versions(inputs.dataset_id)
-        plan = plan_retention(versions, inputs.policy, _now(), enforce_budget=False)
         outs = dict(props)
-        outs["versions"] = _version_dicts(versions)
-        outs[PLANNED] = plan.delete_ids
-        outs[PLAN_SUMMARY] = plan.summary()
-        return ReadResult(id_, outs)
+        known = {DataVersion.from_dict(v) for v in props.get("versions") or []}
+        drift = _describe_drift(known, set(versions))
+        if drift:
+            print(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
+            outs["versions"] = _version_dicts(versions)
+            outs[DRIFT] = f"{format_instant(_now())} {drift}"
+        stored_inputs = {key: props[key] for key in USER_KEYS if props.get(key) is not None}
+        stored_inputs.update({key: props[key] for key in COMPUTED_INPUTS if key in props})
+        if outs.get(DRIFT):
+            stored_inputs[DRIFT] = outs[DRIFT]
+        return ReadResult(id_, outs, inputs=stored_inputs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Destroy forgets the resource; it never deletes a data version."""
@@ -208,7 +235,6 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             deleted = [by_id[i] for i in result.deleted]
         else:
             remaining_versions, deleted = current, []
-        after = plan_retention(remaining_versions, inputs.policy, _now(), enforce_budget=False)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
         if inputs.token is not None:
             # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.
@@ -219,11 +245,14 @@ class DatasetVersionRetentionProvider(ResourceProvider):
                 "deleted_versions": _version_dicts(deleted),
                 "deleted_rows": sum(v.num_rows for v in deleted),
                 "deleted_bytes": sum(v.num_bytes for v in deleted),
-                PLANNED: after.delete_ids,
-                PLAN_SUMMARY: after.summary(),
                 "last_applied_at": format_instant(_now()),
             }
         )
+        if props.get(DRIFT):
+            outs[DRIFT] = props[DRIFT]
+        # The plan this update carried out, exactly as `check` put it in the inputs:
+        # refresh compares against it to tell drift from no change.
+        outs.update({key: props[key] for key in COMPUTED_INPUTS if key in props})
         return outs
 
 
@@ -235,6 +264,27 @@ _OUTPUT_KEYS = (
     "deleted_bytes",
     "last_applied_at",
 )
+
+
+def _describe_drift(known: set[DataVersion], listed: set[DataVersion]) -> str:
+    """'removed 2, 3; added 5' for versions that changed since Pulumi last looked."""
+    removed = sorted(v.data_id for v in known - listed)
+    added = sorted(v.data_id for v in listed - known)
+    parts = []
+    if removed:
+        parts.append("removed " + ", ".join(map(str, removed)))
+    if added:
+        parts.append("added " + ", ".join(map(str, added)))
+    return "; ".join(parts)
+
+
+def _plan_inputs(plan: Plan) -> dict[str, Any]:
+    """The computed inputs that make a plan visible in `pulumi preview --diff`."""
+    return {
+        PLANNED: plan.delete_ids,
+        PLANNED_DETAILS: [describe_version(decision.version) for decision in plan.delete],
+        PLAN_SUMMARY: plan.summary(),
+    }
 
 
 def _now() -> datetime:

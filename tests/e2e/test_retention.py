@@ -82,7 +82,8 @@ def test_up_deletes_exactly_the_surplus_then_converges(
     assert [v["data_id"] for v in outs["versions"]] == [10, 9, 8]
     assert outs["deleted_rows"] == sum(1000 * i for i in range(1, 8))
     assert outs["deleted_bytes"] == sum(100_000 * i for i in range(1, 8))
-    assert outs["planned_deletions"] == []
+    assert outs["planned_deletions"] == list(range(1, 8)), "the plan this update carried out"
+    assert outs["plan_summary"] == "delete 7 of 10 versions, 2.8 MB, 28.0 k rows"
     assert outs["last_applied_at"].endswith("Z")
 
     domo.store.clear_requests()
@@ -149,9 +150,16 @@ def test_a_delete_failing_halfway_says_what_was_deleted_and_the_next_up_converge
     domo: EmulatorServer, stack_factory: StackFactory
 ) -> None:
     domo.store.add_dataset("ds-a", make_versions(10))
-    ws = stack_factory(program(retention("a", "ds-a", policy={"keep_last": 4}, batch_size=10)))
-    domo.store.inject_fault(Fault(kind="partial_delete", partial=2, status=500))
-    domo.store.inject_fault(Fault(status=503, method="DELETE", count=10))
+    domo.store.add_dataset("ds-b", make_versions(5))
+    ws = stack_factory(
+        program(
+            retention("a", "ds-a", policy={"keep_last": 4}, batch_size=10),
+            retention("b", "ds-b", policy={"keep_last": 4}),
+        )
+    )
+    faulty = {"dataset_id": "ds-a", "method": "DELETE"}
+    domo.store.inject_fault(Fault(kind="partial_delete", partial=2, status=500, **faulty))
+    domo.store.inject_fault(Fault(status=503, count=10, **faulty))
 
     failed = ws.up(check=False)
     assert failed.returncode != 0
@@ -159,11 +167,13 @@ def test_a_delete_failing_halfway_says_what_was_deleted_and_the_next_up_converge
     assert "deleted ids [1, 2]" in failed.output
     assert "NOT deleted ids [3, 4, 5, 6]" in failed.output
     assert remaining_ids(domo, "ds-a") == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert remaining_ids(domo, "ds-b") == [2, 3, 4, 5], "the healthy dataset is applied"
 
     domo.store.clear_faults()
     ws.up()
     assert remaining_ids(domo, "ds-a") == [7, 8, 9, 10]
-    assert set(deleted_ids_sent(domo)) == {1, 2, 3, 4, 5, 6}
+    assert set(deleted_ids_sent(domo, "ds-a")) == {1, 2, 3, 4, 5, 6}
+    assert deleted_ids_sent(domo, "ds-b") == [1]
     ws.preview("--expect-no-changes")
 
 
@@ -171,32 +181,47 @@ def test_refresh_shows_versions_added_or_removed_outside_pulumi(
     domo: EmulatorServer, stack_factory: StackFactory
 ) -> None:
     domo.store.add_dataset("ds-a", make_versions(4))
-    ws = stack_factory(program(retention("a", "ds-a", policy={"keep_last": 3})))
+    domo.store.add_dataset("ds-b", make_versions(4))
+    ws = stack_factory(
+        program(
+            retention("a", "ds-a", policy={"keep_last": 3}),
+            retention("b", "ds-b", policy={"keep_last": 3}),
+        )
+    )
     ws.up()
     domo.store.delete_versions("ds-a", [2])  # someone deleted a version by hand
     domo.store.add_version("ds-a")  # and an upload arrived: id 5
 
     refresh = ws.refresh("--diff")
-    assert "~ 1 updated" in refresh.stdout
+    assert "~ 1 updated" in refresh.stdout and "2 unchanged" in refresh.stdout
     assert re.search(r"versions\s*:", refresh.stdout)
-    [resource] = ws.resources(RESOURCE_TYPE)
-    assert [v["data_id"] for v in resource["outputs"]["versions"]] == [5, 4, 3]
-    assert calls(domo, "DELETE") == 1, "refresh deletes nothing"
+    outputs = {r["inputs"]["dataset_id"]: r["outputs"] for r in ws.resources(RESOURCE_TYPE)}
+    assert [v["data_id"] for v in outputs["ds-a"]["versions"]] == [5, 4, 3]
+    assert [v["data_id"] for v in outputs["ds-b"]["versions"]] == [4, 3, 2]
+    assert calls(domo, "DELETE") == 2, "refresh deletes nothing (one DELETE per up)"
+    assert "3 unchanged" in ws.refresh().stdout, "nothing drifted since the last refresh"
+    ws.preview("--expect-no-changes")  # [3, 4, 5] is what keep_last 3 keeps
 
 
 def test_destroy_forgets_the_resource_and_deletes_no_data(
     domo: EmulatorServer, stack_factory: StackFactory
 ) -> None:
     domo.store.add_dataset("ds-a", make_versions(5))
-    ws = stack_factory(program(retention("a", "ds-a", policy={"keep_last": 2})))
+    domo.store.add_dataset("ds-b", make_versions(3))
+    ws = stack_factory(
+        program(
+            retention("a", "ds-a", policy={"keep_last": 2}),
+            retention("b", "ds-b", allowed_versions=[1]),
+        )
+    )
     ws.up()
-    before = remaining_ids(domo, "ds-a")
+    assert remaining_ids(domo, "ds-a") == [4, 5] and remaining_ids(domo, "ds-b") == [1, 3]
     domo.store.clear_requests()
 
     destroy = ws.destroy()
-    assert "- 2 deleted" in destroy.stdout
+    assert "- 3 deleted" in destroy.stdout
     assert ws.resources(RESOURCE_TYPE) == []
-    assert remaining_ids(domo, "ds-a") == before == [4, 5]
+    assert remaining_ids(domo, "ds-a") == [4, 5] and remaining_ids(domo, "ds-b") == [1, 3]
     assert calls(domo, "DELETE") == 0
 
 

@@ -1,0 +1,67 @@
+"""Smoke test of the benchmark harness: `bench/run_all.py --quick` at tiny sizes.
+
+Runs the real Pulumi CLI (N in {1, 3}, 10 versions, a 1,000-version big dataset) and
+checks that the harness finishes and writes every metric as a number. No timing is
+asserted: the figures themselves are for `make bench` (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+METRICS = (
+    "preview_vs_floor",
+    "up_vs_floor_plus_baseline",
+    "up_vs_floor",
+    "up_vs_http_baseline",
+    "preview_gets_per_dataset",
+    "preview_deletes",
+    "up_gets_per_dataset",
+    "up_deletes_per_dataset",
+    "provider_peak_mb",
+    "plan_seconds_big",
+    "check_seconds_big",
+    "preview_per_dataset_growth",
+    "up_per_dataset_growth",
+    "provider_check_vs_bare_get",
+    "provider_apply_vs_http",
+    "parallel_up_speedup",
+)
+
+
+def test_quick_run_writes_every_metric(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = dict(os.environ)
+    argv = [sys.executable, str(REPO / "bench" / "run_all.py"), "--quick", "--sizes", "1,3"]
+    proc = subprocess.run(
+        [*argv, "--json", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "metric" in proc.stdout and "met?" in proc.stdout, proc.stdout
+
+    document = json.loads(out.read_text())
+    metrics = document["metrics"]
+    for key in METRICS:
+        assert key in metrics, f"missing metric {key}"
+        measured = metrics[key]["measured"]
+        assert isinstance(measured, (int, float)) and math.isfinite(measured), (key, measured)
+        ratio = metrics[key]["ratio"]
+        assert ratio is None or isinstance(ratio, (int, float)), (key, ratio)
+    # calls are counted from the emulator's log, so these are exact, not timings
+    assert metrics["preview_gets_per_dataset"]["measured"] == 1
+    assert metrics["preview_deletes"]["measured"] == 0
+    assert document["raw"]["config"]["sizes"] == [1, 3]
+    assert document["wall_seconds"] > 0
