@@ -297,10 +297,11 @@ def _version_dicts(versions: list[DataVersion]) -> list[dict[str, Any]]:
 
 
 def _has_unknowns(props: dict[str, Any]) -> bool:
+    from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
     def unknown(value: Any) -> bool:
-        if value == rpc.UNKNOWN:
+        if isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
             return True
         if isinstance(value, dict):
             return any(unknown(v) for v in value.values())

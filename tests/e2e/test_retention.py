@@ -350,3 +350,29 @@ def test_bad_inputs_fail_at_preview_naming_the_property_and_delete_nothing(
         assert "Traceback" not in result.output, f"{case}: a traceback is not an error message"
     assert calls(domo, "DELETE") == 0
     assert remaining_ids(domo, "ds-a") == [1, 2, 3, 4, 5]
+
+
+def test_inputs_may_be_outputs_of_other_resources(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(5))
+    domo.store.add_dataset("ds-b", make_versions(4))
+    ws = stack_factory(
+        HEADER
+        + "from domo_versions_iac.testing import EchoResource\n"
+        + "source = EchoResource('dataset-id', value='ds-a')\n"
+        + "policy = pulumi.Output.from_input({'keep_last': 2})\n"
+        + "DatasetVersionRetention('a', dataset_id=source.value, policy=policy)\n"
+        + "unknown_until_up = source.id.apply(lambda _: 'ds-b')\n"
+        + "DatasetVersionRetention('b', dataset_id=unknown_until_up, policy=policy)\n"
+    )
+    preview = ws.preview()
+    assert "+ 4 to create" in preview.stdout
+    # The engine previews the echo's output from its input, so `a` is planned now;
+    # `b`'s id is unknown until the echo exists: no plan and no call for it yet.
+    assert "dataset ds-a: delete 3 of 5 versions" in preview.stdout
+    assert "ds-b" not in preview.stdout and calls(domo, "GET", "ds-b") == 0
+    ws.up()
+    assert remaining_ids(domo, "ds-a") == [4, 5]
+    assert remaining_ids(domo, "ds-b") == [3, 4]
+    ws.preview("--expect-no-changes")
