@@ -214,10 +214,13 @@ def run_parallel_sweep(
         ids = seeds.seed_grid(emulator.store, n, m)
         with tempfile.TemporaryDirectory(prefix="bench-par-") as tmp:
             ws = stacks.workspace(Path(tmp), stacks.retention_program(ids, keep_last), emulator)
-            preview_s = _timed(lambda p=p: ws.preview(f"--parallel={p}"))
-            up_s = _timed(lambda p=p: ws.up(f"--parallel={p}"))
+            flag = f"--parallel={p}"
+            preview_s = _timed(lambda ws=ws, flag=flag: ws.preview(flag))
+            up_s = _timed(lambda ws=ws, flag=flag: ws.up(flag))
         log(f"  --parallel={p}: preview {preview_s:.2f}s, up {up_s:.2f}s (N={n}, M={m})")
-        out.append({"parallel": p, "n": n, "m": m, "preview_seconds": preview_s, "up_seconds": up_s})
+        out.append(
+            {"parallel": p, "n": n, "m": m, "preview_seconds": preview_s, "up_seconds": up_s}
+        )
     return out
 
 

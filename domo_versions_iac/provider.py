@@ -63,7 +63,8 @@ PLAN_SUMMARY = "plan_summary"
 COMPUTED_INPUTS = (PLANNED, PLANNED_DETAILS, PLAN_SUMMARY)
 # Hidden (engine-internal) marker of the last drift refresh found; see `read` and `diff`.
 DRIFT = "__drift"
-MAX_DETAIL_LINES = 50
+MAX_DETAIL_LINES = 50  # in the default preview's diagnostics
+MAX_DIFF_DETAILS = 1000  # in planned_deletion_details
 
 _clients: dict[tuple[str, str], DomoClient] = {}
 _clients_lock = threading.Lock()
@@ -97,12 +98,12 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         super().__init__()
         self._stack_config: dict[str, Any] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Stack config (it may hold domo:token) must never be pickled into state.
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._stack_config = {}
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        # Pickled into the state as "the class, no arguments": stack config (it may hold
+        # domo:token) is never stored. No instance dict is pickled at all, which also
+        # sidesteps pulumi SDK 3.272's serialize_provider re-wrapping
+        # pickle's _batch_setitems on every resource (RecursionError past ~950 resources).
+        return (DatasetVersionRetentionProvider, ())
 
     def configure(self, req: ConfigureRequest) -> None:
         self._stack_config = {key: req.config.get(key) for key in ("domo:instance", "domo:token")}
@@ -208,33 +209,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         """Delete what the plan of this update marked, if it is still surplus now."""
         inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
-        client = self._client(inputs)
         planned = {int(data_id) for data_id in props.get(PLANNED) or []}
-        current = client.list_versions(inputs.dataset_id)
-        replan = plan_retention(current, inputs.policy, _now())
-        to_delete = sorted(planned & set(replan.delete_ids))
-        by_id = {version.data_id: version for version in current}
-        if to_delete:
-            print(
-                f"dataset {inputs.dataset_id}: deleting {len(to_delete)} versions "
-                f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
-            )
-            result = client.delete_versions_verified(
-                inputs.dataset_id, to_delete, index=inputs.index, batch_size=inputs.batch_size
-            )
-            if result.remaining:
-                message = (
-                    f"dataset {inputs.dataset_id}: deleted {len(result.deleted)} of "
-                    f"{len(to_delete)} planned versions; deleted ids {result.deleted}; NOT deleted "
-                    f"ids {result.remaining}: {result.error}. Nothing else was deleted; run "
-                    "`pulumi up` again to finish."
-                )
-                print(f"error: {message}")
-                raise DomoError(message)
-            remaining_versions = result.versions
-            deleted = [by_id[i] for i in result.deleted]
-        else:
-            remaining_versions, deleted = current, []
+        remaining_versions, deleted = _delete_surplus(self._client(inputs), inputs, planned)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
         if inputs.token is not None:
             # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.
@@ -254,6 +230,46 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         # refresh compares against it to tell drift from no change.
         outs.update({key: props[key] for key in COMPUTED_INPUTS if key in props})
         return outs
+
+
+def _delete_surplus(
+    client: DomoClient, inputs: RetentionInputs, planned: set[int]
+) -> tuple[list[DataVersion], list[DataVersion]]:
+    """Re-list, delete planned ids that are still surplus, confirm: (remaining, deleted).
+
+    A function of its own so the full listing and the re-plan are freed before the
+    outputs are built (a dataset may hold 100,000 versions).
+    """
+    current = client.list_versions(inputs.dataset_id)
+    replan = plan_retention(current, inputs.policy, _now())
+    to_delete = sorted(planned.intersection(replan.delete_ids))
+    if not to_delete:
+        return current, []
+    print(
+        f"dataset {inputs.dataset_id}: deleting {len(to_delete)} versions "
+        f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
+    )
+    result = client.delete_versions_verified(
+        inputs.dataset_id, to_delete, index=inputs.index, batch_size=inputs.batch_size
+    )
+    if result.remaining:
+        message = (
+            f"dataset {inputs.dataset_id}: deleted {len(result.deleted)} of {len(to_delete)} "
+            f"planned versions; deleted ids {_ids_text(result.deleted)}; NOT deleted ids "
+            f"{_ids_text(result.remaining)}: {result.error}. Nothing else was deleted; run "
+            "`pulumi up` again to finish."
+        )
+        print(f"error: {message}")
+        raise DomoError(message)
+    gone = set(result.deleted)
+    return result.versions, [version for version in current if version.data_id in gone]
+
+
+def _ids_text(ids: list[int], limit: int = 100) -> str:
+    """[1, 2, 3] in full, or the first LIMIT ids and how many there are in all."""
+    if len(ids) <= limit:
+        return str(ids)
+    return f"{str(ids[:limit])[:-1]}, ... ({len(ids)} in all)]"
 
 
 _OUTPUT_KEYS = (
@@ -279,12 +295,16 @@ def _describe_drift(known: set[DataVersion], listed: set[DataVersion]) -> str:
 
 
 def _plan_inputs(plan: Plan) -> dict[str, Any]:
-    """The computed inputs that make a plan visible in `pulumi preview --diff`."""
-    return {
-        PLANNED: plan.delete_ids,
-        PLANNED_DETAILS: [describe_version(decision.version) for decision in plan.delete],
-        PLAN_SUMMARY: plan.summary(),
-    }
+    """The computed inputs that make a plan visible in `pulumi preview --diff`.
+
+    Every id is listed; the one-line details stop at MAX_DIFF_DETAILS so a plan of
+    tens of thousands of versions stays readable and light in state.
+    """
+    shown = plan.delete[:MAX_DIFF_DETAILS]
+    details = [describe_version(decision.version) for decision in shown]
+    if len(plan.delete) > len(shown):
+        details.append(f"... and {len(plan.delete) - len(shown)} more (ids in planned_deletions)")
+    return {PLANNED: plan.delete_ids, PLANNED_DETAILS: details, PLAN_SUMMARY: plan.summary()}
 
 
 def _now() -> datetime:

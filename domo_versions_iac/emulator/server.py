@@ -63,6 +63,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without TCP_NODELAY the body waits for
+    # the client's delayed ACK (~40 ms per request on loopback), unlike a real server.
+    disable_nagle_algorithm = True
     server_version = "DomoEmulator/1"
     server: _Server
 

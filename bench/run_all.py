@@ -1,0 +1,487 @@
+"""Run every benchmark, print one table of ratios, write the raw figures as JSON.
+
+    make bench                                   # full run (< 15 min on 2 cores)
+    .venv/bin/python bench/run_all.py --quick    # smoke: tiny sizes, < 60 s
+    .venv/bin/python bench/run_all.py --sizes 1,100 --latency 0.05 --json out.json
+
+Needs the real Pulumi CLI (PULUMI_BIN_DIR, set by `make bench`). Everything runs on
+127.0.0.1 against the local emulator with a per-request latency standing in for the
+WAN. Nothing is asserted about timings: each figure is printed with its target and
+whether it was met. See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench import engine_bench, provider_profile, seeds, stacks  # noqa: E402
+
+DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
+FULL_SIZES = (1, 100, 1000)
+QUICK_SIZES = (1, 5)
+# Full grid: M=10 at every N; M=1000 only up to N=100 (N=1000 x M=1000 alone would
+# take longer than the whole 15-minute budget through the real engine on 2 cores).
+BIG_M = 1000
+BIG_M_MAX_N = 100
+
+# Every key below is always present in the JSON's "metrics" (the smoke test checks).
+REQUIRED_METRICS = (
+    "preview_vs_floor",
+    "up_vs_floor_plus_baseline",
+    "up_vs_floor",
+    "up_vs_http_baseline",
+    "preview_gets_per_dataset",
+    "preview_deletes",
+    "up_gets_per_dataset",
+    "up_deletes_per_dataset",
+    "provider_peak_mb",
+    "plan_seconds_big",
+    "check_seconds_big",
+    "preview_per_dataset_growth",
+    "up_per_dataset_growth",
+    "provider_check_vs_bare_get",
+    "provider_apply_vs_http",
+    "parallel_up_speedup",
+)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+class Table:
+    """Rows of (metric, measured, baseline, ratio, target, met) keyed for the JSON."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        key: str,
+        metric: str,
+        measured: float,
+        baseline: float | None = None,
+        *,
+        unit: str = "s",
+        target: str = "-",
+        met: bool | None = None,
+        ratio: float | None = None,
+        target_value: float | None = None,
+    ) -> None:
+        if ratio is None and baseline:
+            ratio = measured / baseline
+        self.rows.append(
+            {
+                "key": key,
+                "metric": metric,
+                "measured": float(measured),
+                "baseline": None if baseline is None else float(baseline),
+                "ratio": ratio,
+                "unit": unit,
+                "target": target,
+                "target_value": target_value,
+                "met": met,
+            }
+        )
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        return {row["key"]: row for row in self.rows}
+
+    def render(self) -> str:
+        head = f"{'metric':<52}{'measured':>12}{'baseline':>12}{'ratio':>8}  {'target':<14}met?"
+        lines = [head, "-" * len(head)]
+        for row in self.rows:
+            unit = row["unit"]
+            lines.append(
+                f"{row['metric']:<52}{_num(row['measured'], unit):>12}"
+                f"{_num(row['baseline'], unit):>12}"
+                f"{'-' if row['ratio'] is None else format(row['ratio'], '.2f'):>8}  "
+                f"{row['target']:<14}"
+                f"{'-' if row['met'] is None else ('yes' if row['met'] else 'NO')}"
+            )
+        return "\n".join(lines)
+
+
+def _num(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "s":
+        return f"{value:.2f}s"
+    if unit == "ms":
+        return f"{value:.1f}ms"
+    if unit == "MB":
+        return f"{value:.1f}MB"
+    if unit == "x":
+        return f"{value:.2f}x"
+    return f"{value:g}"
+
+
+def warm_up() -> None:
+    """One tiny preview so the first measured command does not pay cold caches."""
+    with tempfile.TemporaryDirectory(prefix="bench-warm-") as tmp:
+        stacks.workspace(Path(tmp), stacks.echo_program(1), None).preview()
+
+
+def run_policy_bench(versions: int, repeat: int) -> dict[str, Any]:
+    """bench/bench_policy.py as a subprocess (its own process: clean memory figures)."""
+    with tempfile.TemporaryDirectory(prefix="bench-policy-") as tmp:
+        out = Path(tmp) / "policy.json"
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "bench" / "bench_policy.py"),
+                "--json",
+                str(out),
+                "--versions",
+                str(versions),
+                "--repeat",
+                str(repeat),
+            ],
+            check=True,
+            timeout=300,
+            capture_output=True,
+            text=True,
+        )
+        figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+def grid_points(sizes: list[int], quick: bool) -> list[tuple[int, int]]:
+    points = [(n, 10) for n in sizes]
+    if not quick:
+        points += [(n, BIG_M) for n in sizes if n <= BIG_M_MAX_N]
+    return points
+
+
+def build_table(raw: dict[str, Any]) -> Table:
+    table = Table()
+    points = raw["grid"]
+    m10 = [p for p in points if p["m"] == 10]
+    top = max(m10, key=lambda p: p["n"])
+    label = f"N={top['n']},M={top['m']}"
+
+    # 1. preview vs the engine floor
+    for p in points:
+        table.add(
+            f"preview_vs_floor[N={p['n']},M={p['m']}]",
+            f"preview, N={p['n']} M={p['m']} vs echo floor",
+            p["ours_preview_seconds"],
+            p["floor_preview_seconds"],
+            target="<= 1.5x",
+            met=p["preview_ratio"] <= 1.5,
+        )
+    table.add(
+        "preview_vs_floor",
+        f"1. preview vs floor at {label}",
+        top["ours_preview_seconds"],
+        top["floor_preview_seconds"],
+        target="<= 1.5x",
+        target_value=1.5,
+        met=top["preview_ratio"] <= 1.5,
+    )
+
+    # 2. up vs floor + minimal HTTP
+    for p in points:
+        both = p["floor_up_seconds"] + p["baseline_http"]["seconds"]
+        table.add(
+            f"up_vs_floor_plus_baseline[N={p['n']},M={p['m']}]",
+            f"up, N={p['n']} M={p['m']} vs floor + HTTP baseline",
+            p["ours_up_seconds"],
+            both,
+            target="<= 2x",
+            met=p["ours_up_seconds"] <= 2 * both,
+        )
+    both = top["floor_up_seconds"] + top["baseline_http"]["seconds"]
+    table.add(
+        "up_vs_floor_plus_baseline",
+        f"2. up vs floor + HTTP baseline at {label}",
+        top["ours_up_seconds"],
+        both,
+        target="<= 2x",
+        target_value=2.0,
+        met=top["ours_up_seconds"] <= 2 * both,
+    )
+    table.add(
+        "up_vs_floor",
+        f"2a. up vs echo floor alone at {label}",
+        top["ours_up_seconds"],
+        top["floor_up_seconds"],
+    )
+    table.add(
+        "up_vs_http_baseline",
+        f"2b. up vs HTTP baseline alone at {label}",
+        top["ours_up_seconds"],
+        top["baseline_http"]["seconds"],
+    )
+
+    # 3. HTTP calls per dataset
+    preview_get_max = max(p["preview_calls"]["get_max"] for p in points)
+    preview_get_min = min(p["preview_calls"]["get_min"] for p in points)
+    table.add(
+        "preview_gets_per_dataset",
+        "3. GETs per dataset per preview (max, all N,M)",
+        preview_get_max,
+        1,
+        unit="n",
+        target="= 1",
+        target_value=1,
+        met=preview_get_max == preview_get_min == 1,
+    )
+    preview_deletes = sum(p["preview_calls"]["delete_max"] for p in points)
+    table.add(
+        "preview_deletes",
+        "3. DELETEs sent by previews (all N,M)",
+        preview_deletes,
+        0,
+        unit="n",
+        target="= 0",
+        target_value=0,
+        met=preview_deletes == 0,
+    )
+    up_get_max = max(p["up_calls"]["get_max"] for p in points)
+    table.add(
+        "up_gets_per_dataset",
+        "3. GETs per dataset per up (max, all N,M)",
+        up_get_max,
+        3,
+        unit="n",
+        target="<= 3",
+        target_value=3,
+        met=up_get_max <= 3,
+    )
+    deletes_ok = all(
+        p["up_calls"]["delete_min"] == p["up_calls"]["delete_max"] == p["expected_delete_batches"]
+        for p in points
+    )
+    worst = max(points, key=lambda p: p["up_calls"]["delete_max"] - p["expected_delete_batches"])
+    table.add(
+        "up_deletes_per_dataset",
+        f"3. DELETEs per dataset per up (N={worst['n']},M={worst['m']})",
+        worst["up_calls"]["delete_max"],
+        worst["expected_delete_batches"],
+        unit="n",
+        target="= batches",
+        met=deletes_ok,
+    )
+
+    # 4. memory and planning time on the big dataset
+    big = raw["big"]
+    peaks = [
+        v
+        for v in [big["provider_peak_mb_preview"], big["provider_peak_mb_up"]]
+        + [p["provider_peak_mb_preview"] for p in points]
+        + [p["provider_peak_mb_up"] for p in points]
+        if v is not None
+    ]
+    table.add(
+        "provider_peak_mb",
+        f"4. provider peak RSS (max; big = {big['versions']:,} versions)",
+        max(peaks) if peaks else math.nan,
+        unit="MB",
+        target="< 200 MB",
+        target_value=200,
+        met=bool(peaks) and max(peaks) < 200,
+    )
+    policy = raw["policy"]
+    table.add(
+        "plan_seconds_big",
+        f"4. plan_retention on {policy['versions']:,} versions (vs sort)",
+        policy["plan_seconds_median"],
+        policy["baseline_seconds_median"],
+        target="< 0.3 s",
+        target_value=0.3,
+        met=policy["plan_seconds_median"] < 0.3,
+    )
+    prof = raw["provider_inprocess"]
+    table.add(
+        "check_seconds_big",
+        f"4a. provider check on {prof['big_versions']:,} versions (vs bare GET)",
+        prof["big_check_seconds"],
+        prof["big_bare_get_seconds"],
+    )
+    table.add(
+        "big_preview_seconds",
+        f"4b. pulumi preview, 1 dataset of {big['versions']:,}",
+        big["preview_seconds"],
+    )
+    table.add(
+        "big_up_seconds",
+        f"4c. pulumi up, 1 dataset of {big['versions']:,} (batch 1000)",
+        big["up_seconds"],
+    )
+
+    # 5. growth with N: per-dataset cost at each N (M=10), ours vs floor
+    ordered = sorted(m10, key=lambda p: p["n"])
+    for p in ordered:
+        ms = p["per_dataset_ms"]
+        table.add(
+            f"preview_ms_per_dataset[N={p['n']}]",
+            f"5. preview per dataset, N={p['n']} M=10 (vs floor)",
+            ms["ours_preview"],
+            ms["floor_preview"],
+            unit="ms",
+        )
+    for p in ordered:
+        ms = p["per_dataset_ms"]
+        table.add(
+            f"up_ms_per_dataset[N={p['n']}]",
+            f"5. up per dataset, N={p['n']} M=10 (vs floor)",
+            ms["ours_up"],
+            ms["floor_up"],
+            unit="ms",
+        )
+    prev = ordered[-2] if len(ordered) > 1 else ordered[-1]
+    for kind in ("preview", "up"):
+        now = ordered[-1]["per_dataset_ms"][f"ours_{kind}"]
+        before = prev["per_dataset_ms"][f"ours_{kind}"]
+        table.add(
+            f"{kind}_per_dataset_growth",
+            f"5. {kind} per-dataset cost N={ordered[-1]['n']} vs N={prev['n']}",
+            now,
+            before,
+            unit="ms",
+            target="<= 1.1x",
+            target_value=1.1,
+            met=now <= 1.1 * before,
+        )
+
+    # in-process provider cost (what is ours, without the engine)
+    table.add(
+        "provider_check_vs_bare_get",
+        f"6. in-process check, N={prof['n']} M={prof['m']}, 4 threads (vs bare GETs)",
+        prof["check_seconds"],
+        prof["bare_get_seconds"],
+    )
+    table.add(
+        "provider_apply_vs_http",
+        f"6. in-process check+create, N={prof['n']} M={prof['m']} (vs GET+baseline)",
+        prof["check_plus_create_seconds"],
+        prof["bare_get_seconds"] + prof["baseline_http_seconds"],
+    )
+
+    # --parallel
+    sweep = raw["parallel"]
+    one = next(s for s in sweep if s["parallel"] == 1)
+    for s in sweep:
+        table.add(
+            f"parallel_up[p={s['parallel']}]",
+            f"7. up --parallel={s['parallel']}, N={s['n']} M={s['m']} (vs -p 1)",
+            s["up_seconds"],
+            one["up_seconds"],
+        )
+    best = min(sweep, key=lambda s: s["up_seconds"])
+    table.add(
+        "parallel_up_speedup",
+        f"7. best --parallel ({best['parallel']}) speed-up over -p 1",
+        one["up_seconds"] / best["up_seconds"],
+        unit="x",
+    )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test, < 60 s)")
+    parser.add_argument("--sizes", help="comma-separated N values (default 1,100,1000)")
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds per request")
+    parser.add_argument("--json", metavar="PATH", default=str(DEFAULT_JSON))
+    args = parser.parse_args(argv)
+
+    if not os.environ.get("PULUMI_BIN_DIR"):
+        recorded = REPO / ".venv" / ".pulumi-bin-dir"  # written by `make engine`
+        if recorded.exists():
+            os.environ["PULUMI_BIN_DIR"] = recorded.read_text().strip()
+        else:
+            from domo_versions_iac.testing import find_pulumi_bin_dir
+
+            os.environ["PULUMI_BIN_DIR"] = str(find_pulumi_bin_dir())
+    default_sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    sizes = sorted({int(s) for s in args.sizes.split(",")} if args.sizes else set(default_sizes))
+    big_versions = 1_000 if args.quick else 100_000
+    started = time.perf_counter()
+    raw: dict[str, Any] = {
+        "config": {
+            "quick": args.quick,
+            "sizes": sizes,
+            "grid": grid_points(sizes, args.quick),
+            "latency": args.latency,
+            "big_versions": big_versions,
+            "http_baseline_concurrency": engine_bench.baseline_http.CONCURRENCY,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "loadavg_start": os.getloadavg(),
+        },
+        "grid": [],
+    }
+    log(f"bench: sizes {sizes}, latency {args.latency * 1000:.0f} ms, quick={args.quick}")
+    warm_up()
+
+    emulator = seeds.start_emulator(args.latency)
+    try:
+        for n, m in grid_points(sizes, args.quick):
+            repeats = 1 if args.quick or n >= 1000 else 2
+            raw["grid"].append(engine_bench.run_point(emulator, n, m, repeats=repeats, log=log))
+        raw["big"] = engine_bench.run_big(emulator, big_versions, log=log)
+        par_n = min(100, max(sizes))
+        par_values = [1, 4] if args.quick else [1, 2, 4, 8, 16]
+        raw["parallel"] = engine_bench.run_parallel_sweep(emulator, par_n, 10, par_values, log=log)
+    finally:
+        emulator.stop()
+
+    log("  policy engine (bench_policy.py) ...")
+    raw["policy"] = run_policy_bench(big_versions, 3 if args.quick else 5)
+    prof_n, prof_m = (max(sizes), 10) if args.quick else (100, BIG_M)
+    log(f"  provider in-process (N={prof_n}, M={prof_m}, 4 threads) ...")
+    raw["provider_inprocess"] = provider_profile.run(prof_n, prof_m, big_versions, args.latency)
+
+    table = build_table(raw)
+    wall = time.perf_counter() - started
+    raw["config"]["loadavg_end"] = os.getloadavg()
+    print()
+    print(table.render())
+    print(
+        f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; "
+        f"grid {', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M); "
+        f"HTTP baseline concurrency {engine_bench.baseline_http.CONCURRENCY} "
+        "(the dynamic provider's gRPC worker threads)"
+    )
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "wall_seconds": wall,
+        "metrics": table.metrics(),
+        "rows": [row["key"] for row in table.rows],
+        "raw": raw,
+    }
+    out.write_text(json.dumps(document, indent=2, default=_json_default) + "\n")
+    log(f"raw figures: {out}")
+    missing = [key for key in REQUIRED_METRICS if key not in document["metrics"]]
+    if missing:
+        log(f"missing metrics: {missing}")
+        return 1
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
