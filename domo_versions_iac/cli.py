@@ -450,21 +450,17 @@ def plan_command(
     with _logging(verbose), _errors(verbose):
         policy, allowed_ids = _policy_input(policy_file, flags, allowed_versions)
         moment = _parse_now(now)
-        effective = None
-        for ds in ids:
-            props: dict[str, Any] = {"dataset_id": ds, "policy": policy}
-            if allowed_ids is not None:
-                props["allowed_versions"] = allowed_ids
-            try:
-                effective = parse_inputs(props).policy
-            except InputError as exc:
-                raise CliError(
-                    "; ".join(
-                        reason if reason.startswith(prop) else f"{prop}: {reason}"
-                        for prop, reason in exc.failures
-                    )
-                ) from exc
-        assert effective is not None
+        extra = {} if allowed_ids is None else {"allowed_versions": allowed_ids}
+        try:  # as the provider would: every dataset id checked, one effective policy
+            checked = [parse_inputs({"dataset_id": ds, "policy": policy, **extra}) for ds in ids]
+        except InputError as exc:
+            raise CliError(
+                "; ".join(
+                    reason if reason.startswith(prop) else f"{prop}: {reason}"
+                    for prop, reason in exc.failures
+                )
+            ) from exc
+        effective = checked[0].policy
         with _client(instance) as client:
             listings, errors = list_datasets(client, ids, Progress(len(ids)))
         plans: dict[str, Plan] = {

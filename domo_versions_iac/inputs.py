@@ -29,8 +29,7 @@ class RetentionInputs:
 
     dataset_id: str
     policy: RetentionPolicy
-    allowed_versions: tuple[int, ...] | None = None
-    policy_dict: dict[str, Any] | None = None
+    """The effective policy: the `policy` input with `allowed_versions` merged in."""
     index: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
     instance: str | None = None
@@ -43,11 +42,6 @@ class InputError(ValueError):
     def __init__(self, failures: list[tuple[str, str]]) -> None:
         self.failures = failures
         super().__init__("; ".join(f"{prop}: {reason}" for prop, reason in failures))
-
-
-def user_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The user-set keys of a property bag (drops `__provider` and computed keys)."""
-    return {key: props[key] for key in USER_KEYS if key in props and props[key] is not None}
 
 
 def parse_inputs(
@@ -80,8 +74,6 @@ def parse_inputs(
     return RetentionInputs(
         dataset_id=given["dataset_id"],
         policy=policy,
-        allowed_versions=tuple(allowed) if allowed is not None else None,
-        policy_dict=given.get("policy"),
         index=bool(given.get("index", False)),
         batch_size=int(given.get("batch_size", DEFAULT_BATCH_SIZE)),
         instance=given.get("instance"),

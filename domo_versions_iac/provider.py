@@ -53,6 +53,7 @@ from domo_versions_iac.policy import (
     Plan,
     format_bytes,
     format_count,
+    newest_first,
     plan_retention,
 )
 
@@ -61,6 +62,15 @@ PLANNED = "planned_deletions"
 PLANNED_DETAILS = "planned_deletion_details"
 PLAN_SUMMARY = "plan_summary"
 COMPUTED_INPUTS = (PLANNED, PLANNED_DETAILS, PLAN_SUMMARY)
+# Every output besides the echoed inputs (schemas/...: $defs/outputs lists the same).
+_OUTPUT_KEYS = (
+    *COMPUTED_INPUTS,
+    "versions",
+    "deleted_versions",
+    "deleted_rows",
+    "deleted_bytes",
+    "last_applied_at",
+)
 # Hidden (engine-internal) marker of the last drift refresh found; see `read` and `diff`.
 DRIFT = "__drift"
 MAX_DETAIL_LINES = 50  # in the default preview's diagnostics
@@ -272,16 +282,6 @@ def _ids_text(ids: list[int], limit: int = 100) -> str:
     return f"{str(ids[:limit])[:-1]}, ... ({len(ids)} in all)]"
 
 
-_OUTPUT_KEYS = (
-    *COMPUTED_INPUTS,
-    "versions",
-    "deleted_versions",
-    "deleted_rows",
-    "deleted_bytes",
-    "last_applied_at",
-)
-
-
 def _describe_drift(known: set[DataVersion], listed: set[DataVersion]) -> str:
     """'removed 2, 3; added 5' for versions that changed since Pulumi last looked."""
     removed = sorted(v.data_id for v in known - listed)
@@ -300,11 +300,16 @@ def _plan_inputs(plan: Plan) -> dict[str, Any]:
     Every id is listed; the one-line details stop at MAX_DIFF_DETAILS so a plan of
     tens of thousands of versions stays readable and light in state.
     """
-    shown = plan.delete[:MAX_DIFF_DETAILS]
-    details = [describe_version(decision.version) for decision in shown]
-    if len(plan.delete) > len(shown):
-        details.append(f"... and {len(plan.delete) - len(shown)} more (ids in planned_deletions)")
+    lines, more = _deletion_lines(plan, MAX_DIFF_DETAILS, "ids in planned_deletions")
+    details = [*lines, *([more] if more else [])]
     return {PLANNED: plan.delete_ids, PLANNED_DETAILS: details, PLAN_SUMMARY: plan.summary()}
+
+
+def _deletion_lines(plan: Plan, limit: int, where_the_rest_is: str) -> tuple[list[str], str]:
+    """At most LIMIT lines, one per version to delete, and '... and N more' (or '')."""
+    lines = [describe_version(decision.version) for decision in plan.delete[:limit]]
+    hidden = len(plan.delete) - len(lines)
+    return lines, (f"... and {hidden} more ({where_the_rest_is})" if hidden else "")
 
 
 def _now() -> datetime:
@@ -312,16 +317,14 @@ def _now() -> datetime:
 
 
 def _version_dicts(versions: list[DataVersion]) -> list[dict[str, Any]]:
-    ordered = sorted(versions, key=lambda v: (v.recorded_date, v.data_id), reverse=True)
-    return [version.to_dict() for version in ordered]
+    return [version.to_dict() for version in newest_first(versions)]
 
 
 def _has_unknowns(props: dict[str, Any]) -> bool:
     from pulumi.output import Unknown
-    from pulumi.runtime import rpc
 
     def unknown(value: Any) -> bool:
-        if isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN):
+        if isinstance(value, Unknown):  # how the SDK hands check/diff an unknown value
             return True
         if isinstance(value, dict):
             return any(unknown(v) for v in value.values())
@@ -333,11 +336,6 @@ def _has_unknowns(props: dict[str, Any]) -> bool:
 
 
 def _preview_message(dataset_id: str, plan: Plan) -> str:
-    lines = [f"dataset {dataset_id}: {plan.summary()}"]
-    shown = plan.delete[:MAX_DETAIL_LINES]
-    lines += [f"  - {describe_version(decision.version)}" for decision in shown]
-    if len(plan.delete) > len(shown):
-        lines.append(
-            f"  ... and {len(plan.delete) - len(shown)} more (see `pulumi preview --diff`)"
-        )
-    return "\n".join(lines)
+    lines, more = _deletion_lines(plan, MAX_DETAIL_LINES, "see `pulumi preview --diff`")
+    text = [f"dataset {dataset_id}: {plan.summary()}", *(f"  - {line}" for line in lines)]
+    return "\n".join([*text, *([f"  {more}"] if more else [])])
