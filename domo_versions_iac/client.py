@@ -13,8 +13,8 @@ Retry policy
   at once rather than being shortened). Each attempt is bounded by ``timeout``.
 * ``DELETE`` is never repeated when its outcome is unknown: a timeout, a dropped
   connection or any 5xx raises :class:`DeleteOutcomeUnknownError` with the batch's ids.
-  Use :meth:`DomoClient.delete_versions_verified`, which re-lists and retries only the
-  ids still present. Two cases differ because nothing was processed: a 429 (rate
+  :func:`domo_versions_iac.deletion.apply_retention` re-lists and re-plans before
+  sending anything again. Two cases differ because nothing was processed: a 429 (rate
   limiters reject before doing work) IS retried under the same budget, waiting
   ``Retry-After`` when given (else the backoff); a failure to *connect* (refused,
   connect timeout) raises plain :class:`DomoConnectionError`, not retried.
@@ -29,8 +29,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import timezone
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -50,10 +49,11 @@ from domo_versions_iac.errors import (
     DomoError,
     InvalidResponseError,
     PermissionDeniedError,
+    ProtectedVersionError,
     RateLimitedError,
     ServerError,
 )
-from domo_versions_iac.models import DataVersion, parse_instant
+from domo_versions_iac.models import DataVersion, parse_instant, protected_ids, repeated_ids
 
 logger = logging.getLogger("domo_versions_iac.client")
 
@@ -166,29 +166,13 @@ def _check_ids(ids: Iterable[int]) -> list[int]:
     return sorted(checked)
 
 
+def _versions(n: int) -> str:
+    """'1 version', '3 versions'."""
+    return f"{n} version{'' if n == 1 else 's'}"
+
+
 def _batches(ids: Sequence[int], size: int) -> list[list[int]]:
     return [list(ids[start : start + size]) for start in range(0, len(ids), size)]
-
-
-@dataclass(frozen=True)
-class VerifiedDeletion:
-    """The result of :meth:`DomoClient.delete_versions_verified`.
-
-    ``requested``: ids asked for (sorted, deduplicated). ``deleted``: requested ids the
-    final listing no longer shows. ``remaining``: requested ids still listed.
-    ``versions``: the dataset's versions from that final listing. ``error``: the last
-    failure when ``remaining`` is not empty, else ``None``.
-    """
-
-    requested: list[int]
-    deleted: list[int]
-    remaining: list[int]
-    versions: list[DataVersion] = field(repr=False)
-    error: DomoError | None = None
-
-    @property
-    def complete(self) -> bool:
-        return not self.remaining
 
 
 class _Secret:
@@ -324,109 +308,40 @@ class DomoClient:
         *,
         index: bool,
         batch_size: int | None = None,
+        never_delete: Collection[int] | None = None,
     ) -> list[int]:
         """Delete versions in batches; return the ids sent (sorted, deduplicated).
+
+        ``never_delete``: ids this call refuses to send, as computed by
+        :func:`~domo_versions_iac.models.protected_ids` from the caller's latest listing
+        (the newest successful version and uploads in processing). When it is not
+        given, the dataset is listed first and the protected ids come from that listing.
+        Asking for a protected id raises :class:`ProtectedVersionError` before any DELETE.
 
         Each batch is one DELETE, never repeated when its outcome is unknown (see the
         module docs). Raises on the first failing batch; earlier batches are done
         (:class:`DeleteOutcomeUnknownError` lists them in ``completed_ids``).
-        An empty ``ids`` sends nothing.
+        An empty ``ids`` sends nothing. Applying a retention policy safely (re-listing
+        and re-planning before every batch) is :func:`domo_versions_iac.deletion.apply_retention`.
         """
         dataset_id = self._check_dataset_id(dataset_id)
         if not isinstance(index, bool):
             raise TypeError("index must be True or False")
         wanted = _check_ids(ids)
         size = self._check_batch_size(batch_size)
+        if not wanted:
+            return []
+        if never_delete is None:
+            never_delete = protected_ids(self.list_versions(dataset_id))
         done: list[int] = []
         for batch in _batches(wanted, size):
             try:
-                self._delete_batch(dataset_id, batch, index=index)
+                self._delete_batch(dataset_id, batch, index=index, never_delete=never_delete)
             except DeleteOutcomeUnknownError as exc:
                 exc.completed_ids = sorted(done)
                 raise
             done.extend(batch)
         return wanted
-
-    def delete_versions_verified(
-        self,
-        dataset_id: str,
-        ids: Iterable[int],
-        *,
-        index: bool,
-        batch_size: int | None = None,
-        max_rounds: int = 3,
-    ) -> VerifiedDeletion:
-        """Delete ``ids`` and confirm with a listing; retry only ids still present.
-
-        Round: send the pending ids in batches. When a batch fails or its outcome is
-        unknown, re-list the dataset, keep only pending ids still listed, and start the
-        next round (at most ``max_rounds``). Finally exactly one confirming GET (the last
-        re-listing is reused when no DELETE followed it). Happy path: the DELETE batches
-        plus one GET. Partial failure is reported in the result, not raised; an
-        authentication, permission or not-found error is raised when the very first
-        DELETE gets it (later, it ends the rounds and is reported). An error of a
-        re-listing or of the confirming GET is raised (nothing is known then; running
-        again re-plans from a fresh listing).
-        """
-        dataset_id = self._check_dataset_id(dataset_id)
-        if not isinstance(index, bool):
-            raise TypeError("index must be True or False")
-        if max_rounds < 1:
-            raise ValueError("max_rounds must be at least 1")
-        requested = _check_ids(ids)
-        size = self._check_batch_size(batch_size)
-        pending = list(requested)
-        last_error: DomoError | None = None
-        listing: list[DataVersion] | None = None  # valid only if taken after the last DELETE
-        first_request = True
-        for round_number in range(1, max_rounds + 1):
-            if not pending:
-                break
-            failed = False
-            fatal = False
-            for batch in _batches(pending, size):
-                listing = None
-                try:
-                    self._delete_batch(dataset_id, batch, index=index)
-                except (AuthenticationError, PermissionDeniedError, DatasetNotFoundError) as exc:
-                    if first_request:
-                        raise
-                    last_error, failed, fatal = exc, True, True
-                    break
-                except (BadRequestError, InvalidResponseError) as exc:
-                    last_error, failed, fatal = exc, True, True
-                    break
-                except DomoError as exc:
-                    logger.warning(
-                        "delete round %d on dataset %s failed (%s); re-listing before retrying",
-                        round_number,
-                        dataset_id,
-                        type(exc).__name__,
-                    )
-                    last_error, failed = exc, True
-                    break
-                finally:
-                    first_request = False
-            if not failed:
-                pending = []
-                break
-            listing = self.list_versions(dataset_id)
-            present = {version.data_id for version in listing}
-            pending = [data_id for data_id in pending if data_id in present]
-            if fatal:
-                break
-        if listing is None:
-            listing = self.list_versions(dataset_id)
-        present = {version.data_id for version in listing}
-        remaining = [data_id for data_id in requested if data_id in present]
-        deleted = [data_id for data_id in requested if data_id not in present]
-        return VerifiedDeletion(
-            requested=requested,
-            deleted=deleted,
-            remaining=remaining,
-            versions=listing,
-            error=last_error if remaining else None,
-        )
 
     # -- internals ---------------------------------------------------------------------
 
@@ -451,7 +366,20 @@ class DomoClient:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def _delete_batch(self, dataset_id: str, batch: list[int], *, index: bool) -> None:
+    def _delete_batch(
+        self, dataset_id: str, batch: list[int], *, index: bool, never_delete: Collection[int]
+    ) -> None:
+        """The lowest delete call: one DELETE; refuses protected ids, whatever the caller said."""
+        refused = sorted(set(batch).intersection(never_delete))
+        if refused:
+            raise ProtectedVersionError(
+                f"Refusing to delete version{'s' if len(refused) > 1 else ''} "
+                f"{', '.join(map(str, refused))}: the newest successful version and uploads "
+                "in processing are never deleted",
+                instance=self._base_url,
+                dataset_id=dataset_id,
+                hint="Nothing was sent to Domo.",
+            )
         body = ("[" + ",".join(str(data_id) for data_id in batch) + "]").encode("ascii")
         logger.info(
             "DELETE %d version(s) of dataset %s on %s (index=%s): %s",
@@ -567,7 +495,7 @@ class DomoClient:
         not_sent = isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
         if method == "DELETE" and not not_sent:
             return DeleteOutcomeUnknownError(
-                f"The DELETE of {len(ids or [])} version(s) got no answer ({kind})",
+                f"The DELETE of {_versions(len(ids or []))} got no answer ({kind})",
                 ids=ids or [],
                 instance=self._base_url,
                 dataset_id=dataset_id,
@@ -616,7 +544,7 @@ class DomoClient:
             )
         if status >= 500 and method == "DELETE":
             return DeleteOutcomeUnknownError(
-                f"The DELETE of {len(ids or [])} version(s) failed on Domo's side",
+                f"The DELETE of {_versions(len(ids or []))} failed on Domo's side",
                 ids=ids or [],
                 **common,
             )
@@ -664,6 +592,17 @@ class DomoClient:
                 f"The version listing's {label} has a bad field {field_name!r}: {detail[:200]}",
                 **common,
             )
+        repeated = repeated_ids(versions)
+        if repeated:
+            shown = ", ".join(map(str, repeated[:10])) + (", ..." if len(repeated) > 10 else "")
+            raise InvalidResponseError(
+                f"The version listing contradicts itself: it repeats dataId {shown}",
+                hint=(
+                    "A listing like this cannot be trusted to decide deletions, so nothing was "
+                    "deleted. Try again later; if it persists, report it to Domo support."
+                ),
+                **common,
+            )
         return versions
 
 
@@ -683,7 +622,8 @@ def _plainly_valid(record: Any) -> bool:
     data_id = get("dataId")
     if type(data_id) is not int or data_id < 0 or type(get("schemaId")) is not int:
         return False
-    if get("uploadStatus") not in _STATUSES or type(get("recordedDate")) is not str:
+    status = get("uploadStatus")
+    if type(status) is not str or status not in _STATUSES or type(get("recordedDate")) is not str:
         return False
     completed = get("uploadCompletedDate")
     if completed is not None and type(completed) is not str:
@@ -800,7 +740,6 @@ def _describe_transport(exc: requests.RequestException) -> str:
 __all__ = [
     "RETRY_STATUSES",
     "DomoClient",
-    "VerifiedDeletion",
     "normalize_instance",
     "parse_retry_after",
 ]

@@ -16,6 +16,7 @@ never need to catch anything else.
     ├── ServerError                             5xx after retries ran out
     ├── InvalidResponseError                    2xx whose body is not what Domo documents
     ├── DomoConnectionError                     connection refused/reset, timeout
+    ├── ProtectedVersionError (also a ValueError) asked to delete the newest or a processing version
     └── DeleteOutcomeUnknownError               DELETE timed out or got 5xx: ``.ids`` may be gone
 
 Messages name the instance, the dataset, the HTTP status and Domo's ``message`` and
@@ -175,18 +176,26 @@ class DomoConnectionError(DomoError):
     default_hint = "Check the instance name and the network (proxy, VPN, firewall), then run again."
 
 
+class ProtectedVersionError(DomoError, ValueError):
+    """A DELETE was asked for the newest successful version or an upload in processing.
+
+    Raised by the client's lowest delete call before anything is sent: a last line of
+    defence whatever the caller decided.
+    """
+
+
 class DeleteOutcomeUnknownError(DomoError):
     """A DELETE got no clear answer (timeout, dropped connection, 5xx).
 
     ``ids`` are the version ids of that request: some, all or none may be gone. The
-    request is never repeated blindly; re-list the dataset and retry only the ids still
-    present (``DomoClient.delete_versions_verified`` does exactly that).
+    request is never repeated blindly: the dataset is re-listed and re-planned first
+    (``domo_versions_iac.deletion.apply_retention`` does exactly that).
     ``completed_ids`` are ids of earlier batches of the same call that Domo confirmed.
     """
 
     default_hint = (
         "Some of these versions may already be deleted; list the dataset again and "
-        "retry only the ids that are still present (delete_versions_verified does this)."
+        "re-plan before retrying; running `pulumi up` again does this."
     )
 
     def __init__(
@@ -212,6 +221,7 @@ __all__ = [
     "DomoError",
     "InvalidResponseError",
     "PermissionDeniedError",
+    "ProtectedVersionError",
     "RateLimitedError",
     "ServerError",
     "status_text",

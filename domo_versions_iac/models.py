@@ -6,6 +6,8 @@ before calling :meth:`DataVersion.from_api`, so parsing here can stay simple.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -97,3 +99,31 @@ class DataVersion:
             num_rows=int(record.get("num_rows") or 0),
             num_bytes=int(record.get("num_bytes") or 0),
         )
+
+
+def repeated_ids(listing: Iterable[DataVersion]) -> list[int]:
+    """Ids that a listing holds more than once, ascending."""
+    counts = Counter(version.data_id for version in listing)
+    return sorted(data_id for data_id, n in counts.items() if n > 1)
+
+
+def protected_ids(listing: Iterable[DataVersion]) -> frozenset[int]:
+    """The newest successful version and every upload in processing: never deleted.
+
+    "Newest" is by recorded date, ties broken by the higher id, as in plan_retention.
+    Any status other than success or error counts as in processing (Domo may add some).
+    """
+    newest: DataVersion | None = None
+    protected: set[int] = set()
+    for version in listing:
+        if version.upload_status == "success":
+            if newest is None or (version.recorded_date, version.data_id) > (
+                newest.recorded_date,
+                newest.data_id,
+            ):
+                newest = version
+        elif version.upload_status != "error":
+            protected.add(version.data_id)
+    if newest is not None:
+        protected.add(newest.data_id)
+    return frozenset(protected)

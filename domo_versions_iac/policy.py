@@ -33,6 +33,7 @@ __all__ = [
     "Plan",
     "PolicyError",
     "RetentionPolicy",
+    "budget_violation",
     "format_bytes",
     "format_count",
     "parse_duration",
@@ -46,6 +47,7 @@ PLAN_FORMAT_VERSION = 1
 REASON_ALLOWED = "allowed_versions"
 REASON_PROCESSING = "protected: processing"
 REASON_FAILED = "protected: failed upload (delete_failed is false)"
+REASON_NEWEST = "protected: newest successful version (never deleted)"
 REASON_NONE = "no rule keeps it"
 _DELETED_REASONS: tuple[str, ...] = (REASON_NONE,)
 
@@ -229,6 +231,12 @@ class RetentionPolicy:
                 set_(self, key, _check_int(key, value, 1))
         set_(self, "protect_latest", _check_int("protect_latest", self.protect_latest, 0))
         set_(self, "max_deletions", _check_int("max_deletions", self.max_deletions, 0))
+        if self.protect_processing is False:
+            raise _key_error(
+                "protect_processing",
+                False,
+                "uploads in processing are never deleted; remove the key",
+            )
         for key in ("protect_processing", "delete_failed"):
             if not isinstance(getattr(self, key), bool):
                 raise _key_error(key, getattr(self, key))
@@ -309,10 +317,8 @@ class RetentionPolicy:
         ):
             text += f" (calendar in {self.timezone})"
         guards: list[str] = []
-        if self.protect_latest:
-            guards.append(_newest(self.protect_latest))
-        if self.protect_processing:
-            guards.append("uploads in processing")
+        guards.append(_newest(max(self.protect_latest, 1)))  # the newest: always
+        guards.append("uploads in processing")
         if not self.delete_failed:
             guards.append("failed uploads")
         if guards:
@@ -570,7 +576,6 @@ def plan_retention(
     seen_allowed: set[int] = set()
     keep_last = policy.keep_last or 0
     protect_latest = policy.protect_latest
-    protect_processing = policy.protect_processing
     keep_failed = not policy.delete_failed
     within = policy.keep_within
     within_cutoff = within.cutoff(now, tz) if within is not None else None
@@ -603,10 +608,12 @@ def plan_retention(
                 gfs.visit(v.recorded_date, reasons)
             if rank <= protect_latest:
                 reasons.append(f"protected: latest #{rank}")
+            elif rank == 1 and not reasons:
+                reasons.append(REASON_NEWEST)
         elif status == "error":
             if keep_failed:
                 reasons.append(REASON_FAILED)
-        elif protect_processing:  # processing, or a status Domo may add later
+        else:  # processing, or a status Domo may add later: never deleted
             reasons.append(REASON_PROCESSING)
         if reasons:
             d = _decision(v, "keep", tuple(reasons))
@@ -620,16 +627,20 @@ def plan_retention(
         f"allowed_versions: version {i} is not listed by Domo"
         for i in sorted(allowed - seen_allowed)
     )
-    over = _budget_check(len(delete), len(ordered), policy)
-    message, limit = over if over is not None else (None, "")
+    over = budget_violation(len(delete), len(ordered), policy)
+    message, limit = (f"{over[0]}. Nothing was deleted.", over[1]) if over else (None, "")
     plan = Plan(tuple(decisions), keep, delete, warnings, policy, now, budget_error=message)
     if message is not None and enforce_budget:
         raise BudgetExceededError(message, plan=plan, would_delete=len(delete), limit=limit)
     return plan
 
 
-def _budget_check(would: int, total: int, policy: RetentionPolicy) -> tuple[str, str] | None:
-    """The budget message and the limit it breaks, or None when within budget."""
+def budget_violation(would: int, total: int, policy: RetentionPolicy) -> tuple[str, str] | None:
+    """The budget message and the limit it breaks, or None when within budget.
+
+    ``would`` versions deleted out of ``total`` listed; used by plan_retention and,
+    for a whole update, by the deletion gate.
+    """
     limits: list[tuple[int, str, str]] = []
     if would > policy.max_deletions:
         limits.append(
@@ -652,7 +663,7 @@ def _budget_check(would: int, total: int, policy: RetentionPolicy) -> tuple[str,
     other = "max_deletion_share" if key == "max_deletions" else "max_deletions"
     message = (
         f"plan would delete {would} of {total} dataset versions, above {limit}; "
-        f"raise {key} (or {other}) in the policy to allow it. Nothing was deleted."
+        f"raise {key} (or {other}) in the policy to allow it"
     )
     return message, limit
 

@@ -16,6 +16,7 @@ are built per process from stack config, environment or inputs, and cached.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import datetime, timezone
 from typing import Any
@@ -33,6 +34,8 @@ from pulumi.dynamic import (
 
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.credentials import MissingCredentialsError, resolve_credentials
+from domo_versions_iac.deletion import DeletionOutcome, apply_retention
+from domo_versions_iac.engine_errors import ApplyError, report_plainly
 from domo_versions_iac.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -73,6 +76,12 @@ _OUTPUT_KEYS = (
 )
 # Hidden (engine-internal) marker of the last drift refresh found; see `read` and `diff`.
 DRIFT = "__drift"
+# Hidden fingerprint of the listing and plan that `check` saw, and the one the last
+# update applied: during refresh the engine diffs refreshed outputs against the stored
+# inputs (whose plan was already applied); a new check's plan has a new fingerprint
+# whenever the listing changed, so surplus found again is never mistaken for done.
+PLAN_BASIS = "__plan_basis"
+APPLIED_BASIS = "__applied_plan_basis"
 MAX_DETAIL_LINES = 50  # in the default preview's diagnostics
 MAX_DIFF_DETAILS = 1000  # in planned_deletion_details
 
@@ -116,6 +125,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         return (DatasetVersionRetentionProvider, ())
 
     def configure(self, req: ConfigureRequest) -> None:
+        report_plainly()
         self._stack_config = {key: req.config.get(key) for key in ("domo:instance", "domo:token")}
 
     # -- engine calls ----------------------------------------------------------------
@@ -131,6 +141,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
         checked = {key: value for key, value in news.items() if key not in COMPUTED_INPUTS}
         checked.update(_plan_inputs(plan))
+        checked[PLAN_BASIS] = _plan_basis(plan)
         if olds.get(DRIFT):
             checked[DRIFT] = olds[DRIFT]  # drift already recorded by a refresh
         if plan.delete:
@@ -141,12 +152,12 @@ class DatasetVersionRetentionProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in DESIRED_KEYS if olds.get(key) != news.get(key)]
-        # olds are outputs; they hold the plan the last update carried out. The same plan
-        # (same ids and dates) in news is that one, already applied (as during refresh).
-        already_applied = news.get(PLANNED_DETAILS) == olds.get(PLANNED_DETAILS) and list(
-            news.get(PLANNED) or []
-        ) == list(olds.get(PLANNED) or [])
-        surplus = (bool(news.get(PLANNED)) and not already_applied) or _has_unknowns(news)
+        # news hold what `check` found surplus: work to do, unless it is the very plan
+        # (same listing, same ids) that the last update applied, as during refresh.
+        applied = news.get(PLAN_BASIS) is not None and news.get(PLAN_BASIS) == olds.get(
+            APPLIED_BASIS
+        )
+        surplus = (bool(news.get(PLANNED)) and not applied) or _has_unknowns(news)
         # During refresh the engine diffs the refreshed outputs against the stored inputs:
         # a new drift marker from `read` is the change to report.
         drifted = olds.get(DRIFT) != news.get(DRIFT)
@@ -185,6 +196,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         stored_inputs.update({key: props[key] for key in COMPUTED_INPUTS if key in props})
         if outs.get(DRIFT):
             stored_inputs[DRIFT] = outs[DRIFT]
+        if props.get(APPLIED_BASIS):
+            stored_inputs[PLAN_BASIS] = props[APPLIED_BASIS]
         return ReadResult(id_, outs, inputs=stored_inputs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -217,69 +230,125 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             raise InputError([("dataset_id", str(exc))]) from exc
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
-        """Delete what the plan of this update marked, if it is still surplus now."""
+        """Delete what this update's preview showed, where the gate still allows it."""
         inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
-        planned = {int(data_id) for data_id in props.get(PLANNED) or []}
-        remaining_versions, deleted = _delete_surplus(self._client(inputs), inputs, planned)
+        shown = {int(data_id) for data_id in props.get(PLANNED) or []}
+        outcome = _delete_surplus(self._client(inputs), inputs, shown)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
         if inputs.token is not None:
             # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.
             outs["token"] = inputs.token
+        deleted = outcome.deleted
         outs.update(
             {
-                "versions": _version_dicts(remaining_versions),
+                "versions": _version_dicts(outcome.last_listing or []),
                 "deleted_versions": _version_dicts(deleted),
                 "deleted_rows": sum(v.num_rows for v in deleted),
                 "deleted_bytes": sum(v.num_bytes for v in deleted),
                 "last_applied_at": format_instant(_now()),
+                # What is still to do after this update (normally nothing): a later
+                # preview that finds these ids surplus again reports a change.
+                PLANNED: sorted(outcome.not_deleted),
+                PLANNED_DETAILS: [],
+                PLAN_SUMMARY: _done_summary(outcome),
             }
         )
         if props.get(DRIFT):
             outs[DRIFT] = props[DRIFT]
-        # The plan this update carried out, exactly as `check` put it in the inputs:
-        # refresh compares against it to tell drift from no change.
-        outs.update({key: props[key] for key in COMPUTED_INPUTS if key in props})
+        if props.get(PLAN_BASIS):
+            outs[APPLIED_BASIS] = props[PLAN_BASIS]
         return outs
 
 
 def _delete_surplus(
-    client: DomoClient, inputs: RetentionInputs, planned: set[int]
-) -> tuple[list[DataVersion], list[DataVersion]]:
-    """Re-list, delete planned ids that are still surplus, confirm: (remaining, deleted).
-
-    A function of its own so the full listing and the re-plan are freed before the
-    outputs are built (a dataset may hold 100,000 versions).
-    """
-    current = client.list_versions(inputs.dataset_id)
-    replan = plan_retention(current, inputs.policy, _now())
-    to_delete = sorted(planned.intersection(replan.delete_ids))
-    if not to_delete:
-        return current, []
+    client: DomoClient, inputs: RetentionInputs, shown: set[int]
+) -> DeletionOutcome:
+    """Run the gated delete loop; fail the update with one clear message if it fell short."""
+    if not shown:
+        versions = _listing_or_input_error(client, inputs)
+        return DeletionOutcome(inputs.dataset_id, last_listing=versions)
     print(
-        f"dataset {inputs.dataset_id}: deleting {len(to_delete)} versions "
+        f"dataset {inputs.dataset_id}: deleting up to {_count(len(shown), 'version')} "
         f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
     )
-    result = client.delete_versions_verified(
-        inputs.dataset_id, to_delete, index=inputs.index, batch_size=inputs.batch_size
-    )
-    if result.remaining:
-        message = (
-            f"dataset {inputs.dataset_id}: deleted {len(result.deleted)} of {len(to_delete)} "
-            f"planned versions; deleted ids {_ids_text(result.deleted)}; NOT deleted ids "
-            f"{_ids_text(result.remaining)}: {result.error}. Nothing else was deleted; run "
-            "`pulumi up` again to finish."
+    try:
+        outcome = apply_retention(
+            client,
+            inputs.dataset_id,
+            shown,
+            inputs.policy,
+            index=inputs.index,
+            batch_size=inputs.batch_size,
+            clock=_now,
         )
-        print(f"error: {message}")
-        raise DomoError(message)
-    gone = set(result.deleted)
-    return result.versions, [version for version in current if version.data_id in gone]
+    except DomoError as exc:
+        raise ApplyError(f"{exc} Nothing was deleted.") from None
+    if not outcome.complete:
+        raise ApplyError(_shortfall_message(client, inputs.dataset_id, outcome))
+    return outcome
+
+
+def _listing_or_input_error(client: DomoClient, inputs: RetentionInputs) -> list[DataVersion]:
+    try:
+        return client.list_versions(inputs.dataset_id)
+    except DomoError as exc:
+        raise ApplyError(f"{exc} Nothing was deleted.") from None
+
+
+def _shortfall_message(client: DomoClient, dataset_id: str, outcome: DeletionOutcome) -> str:
+    """One paragraph: what was deleted, what was not and why, what to do."""
+    deleted = [v.data_id for v in outcome.deleted]
+    done = f"deleted {_count(len(deleted), 'version')}"
+    parts = [f"dataset {dataset_id} on {client.instance}: {done}"]
+    if deleted:
+        parts[0] += f" ({_ids_text(deleted)})"
+    if outcome.not_deleted:
+        by_reason: dict[str, list[int]] = {}
+        for data_id, why in outcome.not_deleted.items():
+            by_reason.setdefault(why, []).append(data_id)
+        for why, ids in by_reason.items():
+            parts.append(f"not deleted: {_ids_text(sorted(ids))}: {why.rstrip('.')}")
+    if outcome.stopped_by:
+        parts.append(f"stopped because {outcome.stopped_by.rstrip('.')}")
+    parts.append(
+        "nothing outside this update's plan was touched; fix the cause and run `pulumi up` "
+        "again to finish (it re-plans from a fresh listing)"
+    )
+    return "; ".join(parts) + "."
+
+
+def _done_summary(outcome: DeletionOutcome) -> str:
+    """What the last update did, for the `plan_summary` output."""
+    kept = len(outcome.last_listing or [])
+    deleted = outcome.deleted
+    if not deleted:
+        return f"deleted nothing; {_count(kept, 'version')} listed"
+    return (
+        f"deleted {_count(len(deleted), 'version')}, "
+        f"{format_bytes(sum(v.num_bytes for v in deleted))}, "
+        f"{format_count(sum(v.num_rows for v in deleted))} rows; {kept} listed"
+    )
+
+
+def _plan_basis(plan: Plan) -> str:
+    """A short digest of what the plan was made from (ids and statuses) and its deletions."""
+    digest = hashlib.sha256()
+    for decision in sorted(plan.decisions, key=lambda d: d.version.data_id):
+        version = decision.version
+        digest.update(f"{version.data_id}:{version.upload_status}:{decision.action};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 version', '2 versions'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _ids_text(ids: list[int], limit: int = 100) -> str:
-    """[1, 2, 3] in full, or the first LIMIT ids and how many there are in all."""
-    if len(ids) <= limit:
-        return str(ids)
-    return f"{str(ids[:limit])[:-1]}, ... ({len(ids)} in all)]"
+    """'ids 1, 2, 3' in full, or the first LIMIT ids and how many there are in all."""
+    shown = ", ".join(map(str, ids[:limit]))
+    more = f", ... ({len(ids)} in all)" if len(ids) > limit else ""
+    return f"id{'s' if len(ids) != 1 else ''} {shown}{more}"
 
 
 def _describe_drift(known: set[DataVersion], listed: set[DataVersion]) -> str:

@@ -70,7 +70,7 @@ def test_policy_fleet_applies_each_policy_from_configuration(
     assert 48 <= len(events) < len(before[EVENTS_DATASET_ID])
     plans = ws.outputs()["plan"]
     assert set(plans) == {"sales", "web-events", "budget"}
-    assert all(summary.startswith("delete ") for summary in plans.values()), plans
+    assert all(summary.startswith("deleted ") for summary in plans.values()), plans
     ws.preview("--expect-no-changes")
 
 

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from domo_versions_iac.client import DomoClient, VerifiedDeletion, parse_retry_after
+from domo_versions_iac.client import DomoClient, parse_retry_after
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
     EMULATOR_TOKEN,
@@ -35,6 +35,7 @@ from domo_versions_iac.errors import (
     DomoError,
     InvalidResponseError,
     PermissionDeniedError,
+    ProtectedVersionError,
     RateLimitedError,
     ServerError,
 )
@@ -234,7 +235,7 @@ def test_list_rejects_bad_bodies(body: Any, fragment: str) -> None:
 def test_request_headers_and_body() -> None:
     client, adapter = canned_client((200, [RECORD], None), (200, b"", None))
     client.list_versions("abc")
-    client.delete_versions("abc", [4, 2, 2], index=True)
+    client.delete_versions("abc", [4, 2, 2], index=True, never_delete=())
     get, delete = adapter.sent
     assert get.method == "GET"
     assert get.url == "https://acme.domo.com/api/data/v2/datasources/abc/dataversions"
@@ -262,7 +263,9 @@ def test_one_session_per_client_and_thread_safe(
 
 
 def test_delete_in_batches(client: DomoClient, emulator: EmulatorServer) -> None:
-    sent = client.delete_versions(SALES_DATASET_ID, [5, 1, 3, 2, 4, 3], index=False, batch_size=2)
+    sent = client.delete_versions(
+        SALES_DATASET_ID, [5, 1, 3, 2, 4, 3], index=False, batch_size=2, never_delete=()
+    )
     assert sent == [1, 2, 3, 4, 5]
     assert api_log(emulator) == [
         ("DELETE", False, [1, 2], 200),
@@ -274,7 +277,7 @@ def test_delete_in_batches(client: DomoClient, emulator: EmulatorServer) -> None
 
 def test_delete_uses_client_batch_size_and_index_true(emulator: EmulatorServer) -> None:
     client = make_client(emulator, [], batch_size=3)
-    client.delete_versions(SALES_DATASET_ID, range(1, 8), index=True)
+    client.delete_versions(SALES_DATASET_ID, range(1, 8), index=True, never_delete=())
     assert [(m, i, b) for m, i, b, _ in api_log(emulator)] == [
         ("DELETE", True, [1, 2, 3]),
         ("DELETE", True, [4, 5, 6]),
@@ -283,7 +286,7 @@ def test_delete_uses_client_batch_size_and_index_true(emulator: EmulatorServer) 
 
 
 def test_delete_nothing_sends_nothing(client: DomoClient, emulator: EmulatorServer) -> None:
-    assert client.delete_versions(SALES_DATASET_ID, [], index=False) == []
+    assert client.delete_versions(SALES_DATASET_ID, [], index=False, never_delete=()) == []
     assert emulator.store.requests == []
 
 
@@ -292,13 +295,13 @@ def test_delete_rejects_non_integer_ids(
     client: DomoClient, emulator: EmulatorServer, ids: Any
 ) -> None:
     with pytest.raises((TypeError, ValueError)):
-        client.delete_versions(SALES_DATASET_ID, ids, index=False)
+        client.delete_versions(SALES_DATASET_ID, ids, index=False, never_delete=())
     assert emulator.store.requests == []
 
 
 def test_delete_requires_explicit_bool_index(client: DomoClient) -> None:
     with pytest.raises(TypeError):
-        client.delete_versions(SALES_DATASET_ID, [1], index="true")  # type: ignore[arg-type]
+        client.delete_versions(SALES_DATASET_ID, [1], index="true", never_delete=())  # type: ignore[arg-type]
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -330,7 +333,7 @@ def test_403_404_400(client: DomoClient, emulator: EmulatorServer) -> None:
         client.list_versions("missing-ds")
     emulator.store.inject_fault(Fault(status=400, method="DELETE"))
     with pytest.raises(BadRequestError, match=r"400 Bad Request"):
-        client.delete_versions(SALES_DATASET_ID, [1], index=False)
+        client.delete_versions(SALES_DATASET_ID, [1], index=False, never_delete=())
     assert len(emulator.store.requests) == 3
     assert all(
         isinstance(e, type) and issubclass(e, DomoError)
@@ -479,7 +482,7 @@ def test_connection_refused() -> None:
     assert SECRET not in str(caught.value)
     # a DELETE that could not connect was certainly not processed: plain connection error
     with pytest.raises(DomoConnectionError) as caught:
-        client.delete_versions("abc", [1], index=False)
+        client.delete_versions("abc", [1], index=False, never_delete=())
     assert not isinstance(caught.value, DeleteOutcomeUnknownError)
     assert len(sleeps) == 2
 
@@ -493,7 +496,7 @@ def test_delete_5xx_is_outcome_unknown(
 ) -> None:
     emulator.store.inject_fault(Fault(status=status, method="DELETE"))
     with pytest.raises(DeleteOutcomeUnknownError) as caught:
-        client.delete_versions(SALES_DATASET_ID, [1, 2], index=False)
+        client.delete_versions(SALES_DATASET_ID, [1, 2], index=False, never_delete=())
     assert caught.value.ids == [1, 2] and caught.value.status == status
     assert "list the dataset again" in str(caught.value)
     assert len(emulator.store.requests) == 1 and sleeps == []
@@ -517,7 +520,9 @@ def fault_on_nth_delete(emulator: EmulatorServer, n: int, fault: Fault) -> None:
 def test_delete_first_batch_dropped(client: DomoClient, emulator: EmulatorServer) -> None:
     emulator.store.inject_fault(Fault(kind="drop", method="DELETE"))
     with pytest.raises(DeleteOutcomeUnknownError, match="no answer") as caught:
-        client.delete_versions(SALES_DATASET_ID, [1, 2, 3], index=True, batch_size=2)
+        client.delete_versions(
+            SALES_DATASET_ID, [1, 2, 3], index=True, batch_size=2, never_delete=()
+        )
     assert caught.value.ids == [1, 2] and caught.value.completed_ids == []
     assert len(emulator.store.requests) == 1  # stops at the first failing batch
 
@@ -527,7 +532,9 @@ def test_delete_second_batch_failure_lists_completed(
 ) -> None:
     fault_on_nth_delete(emulator, 2, Fault(kind="partial_delete", partial=1, status=502))
     with pytest.raises(DeleteOutcomeUnknownError) as caught:
-        client.delete_versions(BUDGET_DATASET_ID, [1, 2, 3, 4, 5], index=False, batch_size=2)
+        client.delete_versions(
+            BUDGET_DATASET_ID, [1, 2, 3, 4, 5], index=False, batch_size=2, never_delete=()
+        )
     assert caught.value.ids == [3, 4] and caught.value.completed_ids == [1, 2]
     assert caught.value.status == 502
     assert ids_of(emulator, BUDGET_DATASET_ID) == [4, 5]
@@ -538,7 +545,7 @@ def test_delete_timeout_is_outcome_unknown_and_may_have_happened(emulator: Emula
     client = make_client(emulator, [], timeout=0.2)
     emulator.store.inject_fault(Fault(latency=1.0, method="DELETE"))
     with pytest.raises(DeleteOutcomeUnknownError, match="read timeout") as caught:
-        client.delete_versions(BUDGET_DATASET_ID, [1, 2], index=False)
+        client.delete_versions(BUDGET_DATASET_ID, [1, 2], index=False, never_delete=())
     assert caught.value.ids == [1, 2]
     assert len(emulator.store.requests) == 1
     assert ids_of(emulator, BUDGET_DATASET_ID) == [3, 4, 5]  # it did happen
@@ -548,7 +555,7 @@ def test_delete_429_retried_after_retry_after(
     client: DomoClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:
     emulator.store.inject_fault(Fault(status=429, retry_after="3", method="DELETE"))
-    assert client.delete_versions(BUDGET_DATASET_ID, [1], index=True) == [1]
+    assert client.delete_versions(BUDGET_DATASET_ID, [1], index=True, never_delete=()) == [1]
     assert api_log(emulator) == [("DELETE", True, [1], 429), ("DELETE", True, [1], 200)]
     assert sleeps == [3.0]
 
@@ -556,123 +563,8 @@ def test_delete_429_retried_after_retry_after(
 def test_delete_429_storm_gives_up(client: DomoClient, emulator: EmulatorServer) -> None:
     emulator.store.inject_fault(Fault(status=429, method="DELETE", count=100))
     with pytest.raises(RateLimitedError, match="Gave up after 5 attempts"):
-        client.delete_versions(BUDGET_DATASET_ID, [1], index=False)
+        client.delete_versions(BUDGET_DATASET_ID, [1], index=False, never_delete=())
     assert ids_of(emulator, BUDGET_DATASET_ID) == [1, 2, 3, 4, 5]
-
-
-# -- verified deletion ---------------------------------------------------------------------------
-
-
-def test_verified_happy_path_counts_calls(client: DomoClient, emulator: EmulatorServer) -> None:
-    result = client.delete_versions_verified(
-        SALES_DATASET_ID, [3, 1, 2, 1], index=False, batch_size=2
-    )
-    assert isinstance(result, VerifiedDeletion)
-    assert result.requested == [1, 2, 3]
-    assert result.deleted == [1, 2, 3] and result.remaining == [] and result.error is None
-    assert result.complete
-    assert [v.data_id for v in result.versions] == ids_of(emulator, SALES_DATASET_ID)
-    assert [m for m, *_ in api_log(emulator)] == ["DELETE", "DELETE", "GET"]
-
-
-def test_verified_empty_request_lists_once(client: DomoClient, emulator: EmulatorServer) -> None:
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [], index=False)
-    assert result.requested == result.deleted == result.remaining == []
-    assert len(result.versions) == 5
-    assert [m for m, *_ in api_log(emulator)] == ["GET"]
-
-
-def test_verified_unknown_ids_count_as_gone(client: DomoClient, emulator: EmulatorServer) -> None:
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [1, 999], index=False)
-    assert result.deleted == [1, 999] and result.remaining == []
-
-
-def test_verified_recovers_from_partial_delete(
-    client: DomoClient, emulator: EmulatorServer
-) -> None:
-    emulator.store.inject_fault(Fault(kind="partial_delete", partial=1))
-    result = client.delete_versions_verified(
-        SALES_DATASET_ID, [1, 2, 3, 4, 5], index=True, batch_size=2
-    )
-    assert result.deleted == [1, 2, 3, 4, 5] and result.remaining == [] and result.error is None
-    assert api_log(emulator) == [
-        ("DELETE", True, [1, 2], 500),  # removed 1, then failed
-        ("GET", None, None, 200),  # re-list: 2, 3, 4, 5 still there
-        ("DELETE", True, [2, 3], 200),  # only ids still present are retried
-        ("DELETE", True, [4, 5], 200),
-        ("GET", None, None, 200),  # the one confirming listing
-    ]
-    assert ids_of(emulator, SALES_DATASET_ID)[0] == 6
-
-
-def test_verified_after_timeout_does_not_resend_deleted(emulator: EmulatorServer) -> None:
-    client = make_client(emulator, [], timeout=0.2)
-    emulator.store.inject_fault(Fault(latency=1.0, method="DELETE"))
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [1, 2], index=False)
-    assert result.deleted == [1, 2] and result.remaining == [] and result.error is None
-    assert [m for m, *_ in api_log(emulator)] == ["DELETE", "GET"]  # listing reused
-
-
-def test_verified_gives_up_after_max_rounds(client: DomoClient, emulator: EmulatorServer) -> None:
-    emulator.store.inject_fault(Fault(status=503, method="DELETE", count=100))
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [1, 2], index=False, max_rounds=3)
-    assert result.deleted == [] and result.remaining == [1, 2]
-    assert isinstance(result.error, DeleteOutcomeUnknownError)
-    assert [m for m, *_ in api_log(emulator)] == ["DELETE", "GET"] * 3
-    assert [v.data_id for v in result.versions] == [1, 2, 3, 4, 5]
-
-
-def test_verified_partial_success_reports_remaining(
-    client: DomoClient, emulator: EmulatorServer
-) -> None:
-    emulator.store.inject_fault(Fault(kind="partial_delete", partial=1, count=100))
-    result = client.delete_versions_verified(
-        BUDGET_DATASET_ID, [1, 2, 3, 4], index=False, max_rounds=2
-    )
-    # round 1 removes 1, round 2 removes 2; 3 and 4 remain
-    assert result.deleted == [1, 2] and result.remaining == [3, 4]
-    assert isinstance(result.error, DeleteOutcomeUnknownError) and result.error.status == 500
-    assert [m for m, *_ in api_log(emulator)] == ["DELETE", "GET", "DELETE", "GET"]
-
-
-def test_verified_raises_auth_problems_up_front(emulator: EmulatorServer) -> None:
-    client = DomoClient(emulator.url, "wrong", sleep=lambda _: None)
-    with pytest.raises(AuthenticationError):
-        client.delete_versions_verified(BUDGET_DATASET_ID, [1], index=False)
-    good = make_client(emulator, [])
-    with pytest.raises(DatasetNotFoundError):
-        good.delete_versions_verified("nope", [1], index=False)
-    emulator.store.inject_fault(Fault(status=403, method="DELETE"))
-    with pytest.raises(PermissionDeniedError):
-        good.delete_versions_verified(BUDGET_DATASET_ID, [1], index=False)
-
-
-def test_verified_later_fatal_error_is_reported(
-    client: DomoClient, emulator: EmulatorServer
-) -> None:
-    # first batch fine, second rejected as a bad request: stop, re-list, report (no raise)
-    fault_on_nth_delete(emulator, 2, Fault(status=400, method="DELETE"))
-    result = client.delete_versions_verified(
-        BUDGET_DATASET_ID, [1, 2, 3], index=False, batch_size=1
-    )
-    assert result.deleted == [1] and result.remaining == [2, 3]
-    assert isinstance(result.error, BadRequestError)
-    assert [m for m, *_ in api_log(emulator)] == ["DELETE", "DELETE", "GET"]
-
-
-def test_verified_auth_error_after_progress_is_reported(
-    client: DomoClient, emulator: EmulatorServer
-) -> None:
-    fault_on_nth_delete(emulator, 2, Fault(status=401, method="DELETE"))
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [1, 2], index=False, batch_size=1)
-    assert result.deleted == [1] and result.remaining == [2]
-    assert isinstance(result.error, AuthenticationError)
-
-
-def test_verified_with_upload_arriving(client: DomoClient, emulator: EmulatorServer) -> None:
-    emulator.store.add_version(BUDGET_DATASET_ID)
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [1], index=False)
-    assert [v.data_id for v in result.versions] == [2, 3, 4, 5, 6]
 
 
 # -- secrecy -----------------------------------------------------------------------------------
@@ -685,7 +577,8 @@ def test_token_never_logged(emulator: EmulatorServer, caplog: pytest.LogCaptureF
     emulator.store.inject_fault(Fault(status=503, count=2))
     emulator.store.inject_fault(Fault(status=500, method="DELETE"))
     client.list_versions(BUDGET_DATASET_ID)
-    client.delete_versions_verified(BUDGET_DATASET_ID, [1, 2], index=False)
+    with pytest.raises(DeleteOutcomeUnknownError):
+        client.delete_versions(BUDGET_DATASET_ID, [1, 2], index=False, never_delete=())
     bad = DomoClient(emulator.url, SECRET + "x", sleep=lambda _: None)
     with pytest.raises(AuthenticationError) as caught:
         bad.list_versions(BUDGET_DATASET_ID)
@@ -694,16 +587,6 @@ def test_token_never_logged(emulator: EmulatorServer, caplog: pytest.LogCaptureF
     assert SECRET not in caplog.text
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
     assert SECRET not in repr(client) and SECRET not in repr(caught.value.__dict__)
-
-
-def test_verified_auth_error_after_unknown_outcome_is_reported(
-    client: DomoClient, emulator: EmulatorServer
-) -> None:
-    emulator.store.inject_fault(Fault(status=503, method="DELETE"))
-    fault_on_nth_delete(emulator, 2, Fault(status=401, method="DELETE"))
-    result = client.delete_versions_verified(BUDGET_DATASET_ID, [1], index=False)
-    assert result.remaining == [1] and isinstance(result.error, AuthenticationError)
-    assert [m for m, *_ in api_log(emulator)] == ["DELETE", "GET", "DELETE", "GET"]
 
 
 # -- the error hierarchy ---------------------------------------------------------------------
@@ -741,3 +624,25 @@ def test_error_rendering_and_hierarchy() -> None:
     ):
         assert issubclass(cls, DomoError)
         assert cls("x", hint="").hint == ""
+
+
+def test_the_lowest_delete_call_refuses_the_newest_and_processing_versions(
+    client: DomoClient, emulator: EmulatorServer
+) -> None:
+    emulator.store.add_version(BUDGET_DATASET_ID, upload_status="processing")  # id 6
+    newest_success = 5
+    for protected in ([newest_success], [2, 6]):
+        with pytest.raises(ProtectedVersionError, match="never deleted"):
+            client.delete_versions(BUDGET_DATASET_ID, protected, index=False)
+    with pytest.raises(ProtectedVersionError, match="Refusing to delete version 3"):
+        client.delete_versions(BUDGET_DATASET_ID, [3], index=False, never_delete=[3])
+    assert [m for m, *_ in api_log(emulator)] == ["GET", "GET"], "no DELETE was sent"
+    assert client.delete_versions(BUDGET_DATASET_ID, [1], index=False) == [1]
+    assert ids_of(emulator, BUDGET_DATASET_ID) == [2, 3, 4, 5, 6]
+
+
+def test_a_listing_that_repeats_an_id_is_refused() -> None:
+    older = dict(RECORD, recordedDate="2001-01-01T00:00:00Z")
+    client, _ = canned_client((200, [RECORD, older], None))
+    with pytest.raises(InvalidResponseError, match=r"repeats dataId \d+.*nothing was deleted"):
+        client.list_versions("abc")

@@ -227,13 +227,13 @@ def test_direct_construction_is_checked_and_normalised() -> None:
                 "keep_weekly": 1,
                 "timezone": "Europe/Paris",
                 "protect_latest": 0,
-                "protect_processing": False,
                 "delete_failed": False,
                 "max_deletion_share": 0.5,
             },
             "keep the newest successful version of each of the last 7 days with versions and "
             "the newest successful version of the last ISO week with versions (calendar in "
-            "Europe/Paris); never delete failed uploads; delete at most 1000 versions and at "
+            "Europe/Paris); never delete the newest successful version, uploads in processing or "
+            "failed uploads; delete at most 1000 versions and at "
             "most 50% of the listed versions",
         ),
         (
@@ -326,7 +326,8 @@ def test_allowed_versions_and_warnings() -> None:
     p = plan(MIXED, allowed_versions=[2, 3, 99, 98], protect_latest=0)
     assert reasons(p)[2] == ("allowed_versions",)
     assert reasons(p)[3] == ("allowed_versions",)  # a failed upload kept by id
-    assert kept(p) == {2, 3, 5}
+    assert reasons(p)[6] == ("protected: newest successful version (never deleted)",)
+    assert kept(p) == {2, 3, 5, 6}
     assert p.warnings == (
         "allowed_versions: version 98 is not listed by Domo",
         "allowed_versions: version 99 is not listed by Domo",
@@ -334,8 +335,8 @@ def test_allowed_versions_and_warnings() -> None:
 
 
 def test_keep_last_counts_successful_versions_only() -> None:
-    p = plan(MIXED, keep_last=2, protect_latest=0, protect_processing=False)
-    assert kept(p) == {6, 4}
+    p = plan(MIXED, keep_last=2, protect_latest=0)
+    assert kept(p) == {6, 5, 4}  # 5 is processing: never deleted
     assert reasons(p)[6] == ("keep_last #1",)
     assert reasons(p)[4] == ("keep_last #2",)
     assert reasons(p)[7] == ("no rule keeps it",)
@@ -343,7 +344,7 @@ def test_keep_last_counts_successful_versions_only() -> None:
 
 def test_keep_within_is_inclusive_and_keeps_any_status() -> None:
     now = at("2024-03-08T00:00:00Z")
-    p = plan(MIXED, now=now, keep_within="3d", protect_latest=0, protect_processing=False)
+    p = plan(MIXED, now=now, keep_within="3d", protect_latest=0)
     assert kept(p) == {5, 6, 7}  # 2024-03-05T00:00Z is exactly the cutoff
     assert reasons(p)[7] == ("keep_within 3d",)
 
@@ -490,9 +491,15 @@ def test_processing_and_latest_are_protected_by_default() -> None:
     assert reasons(p)[5] == ("protected: processing",)
 
 
-def test_guards_relaxed_explicitly() -> None:
-    p = plan(MIXED, allowed_versions=[], protect_latest=0, protect_processing=False)
-    assert kept(p) == set()
+def test_the_newest_and_processing_uploads_are_kept_whatever_the_guards_say() -> None:
+    p = plan(MIXED, allowed_versions=[], protect_latest=0)
+    assert kept(p) == {6, 5}
+    assert reasons(p)[6] == ("protected: newest successful version (never deleted)",)
+    assert reasons(p)[5] == ("protected: processing",)
+    with pytest.raises(PolicyError, match="protect_processing: expected true, got False"):
+        RetentionPolicy.from_dict({"keep_last": 1, "protect_processing": False})
+    with pytest.raises(PolicyError, match="uploads in processing are never deleted"):
+        RetentionPolicy(keep_last=1, protect_processing=False)
     p = plan(MIXED, allowed_versions=[], protect_latest=3)
     assert reasons(p)[2] == ("protected: latest #3",)
     assert kept(p) == {6, 5, 4, 2}
@@ -607,7 +614,8 @@ def test_summary() -> None:
     p = plan(versions, keep_since="2024-02-01", protect_latest=0)
     assert p.summary() == "nothing to delete: 12 versions kept"
     p = plan(versions, allowed_versions=[21, 22, 23], protect_latest=0)
-    assert p.summary() == "delete 9 of 12 versions, 2.3 GB, 9.3 M rows"
+    # the newest (9) is never deleted, even with protect_latest 0
+    assert p.summary() == "delete 8 of 12 versions, 2.1 GB, 8.3 M rows"
 
 
 @pytest.mark.parametrize(

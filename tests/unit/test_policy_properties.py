@@ -91,7 +91,6 @@ def policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
             st.sampled_from(["UTC", "Europe/Berlin", "America/Havana", "Asia/Kolkata"])
         ),
         "protect_latest": draw(st.integers(0, 3)),
-        "protect_processing": draw(st.booleans()),
         "delete_failed": draw(st.booleans()),
         "max_deletions": draw(st.integers(0, 50)),
         "max_deletion_share": draw(st.none() | st.sampled_from([0.1, 0.29, 0.5, 1])),
@@ -118,14 +117,13 @@ def oracle_kept(versions: list[DataVersion], p: RetentionPolicy) -> set[int]:
     if p.allowed_versions is not None:
         keep |= {v.data_id for v in versions if v.data_id in p.allowed_versions}
     keep |= {v.data_id for v in success[: p.keep_last or 0]}
-    keep |= {v.data_id for v in success[: p.protect_latest]}
+    keep |= {v.data_id for v in success[: max(p.protect_latest, 1)]}  # the newest: always
     if p.keep_within is not None:
         cutoff = p.keep_within.cutoff(NOW, _tz(p.timezone))
         keep |= {v.data_id for v in versions if v.recorded_date >= cutoff}
     if p.keep_since is not None:
         keep |= {v.data_id for v in versions if v.recorded_date >= p.keep_since}
-    if p.protect_processing:
-        keep |= {v.data_id for v in versions if v.upload_status not in ("success", "error")}
+    keep |= {v.data_id for v in versions if v.upload_status not in ("success", "error")}
     if not p.delete_failed:
         keep |= {v.data_id for v in versions if v.upload_status == "error"}
     tz = _tz(p.timezone)
@@ -172,12 +170,11 @@ def test_plan_matches_the_oracle_and_its_own_invariants(
     # processing and protected versions are never deleted
     for d in plan.delete:
         assert d.reasons == ("no rule keeps it",)
-        if policy.protect_processing:
-            assert d.version.upload_status != "processing"
+        assert d.version.upload_status != "processing"
     for d in plan.keep:
         assert d.reasons and "no rule keeps it" not in d.reasons
     newest = [v.data_id for v in newest_first(versions) if v.upload_status == "success"]
-    assert set(newest[: policy.protect_latest]) <= kept
+    assert set(newest[: max(policy.protect_latest, 1)]) <= kept
     # newest first, ties by id
     assert [d.version for d in plan.decisions] == newest_first(versions)
     # totals

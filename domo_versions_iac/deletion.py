@@ -1,0 +1,223 @@
+"""Carry out a plan: delete, batch by batch, only what the deletion gate allows.
+
+The loop (one dataset, one update)::
+
+    listing = list the dataset
+    repeat:
+        ids = deletable_ids(shown, listing, policy, now)      # the gate, every time
+        drop ids already sent with success or already given up on
+        nothing left -> stop
+        send one batch (a split half of a failed batch first, if any)
+        listing = list the dataset again                      # fresh for the next gate
+
+So a DELETE never goes out on an old listing: every batch after the first, and every
+retry after a failed or unknown-outcome request, is re-planned against a listing taken
+after the previous request. A failed batch is split in halves and retried (after the
+re-listing) so one bad id cannot block the others; an id that fails alone is given up
+for this update and named in the error. An id whose DELETE succeeded is never sent
+again in the same update, even if a stale listing still shows it.
+
+Bounded: every request either settles ids (sent or given up) or splits a batch, and
+``max_consecutive_failures`` failing requests in a row stop the loop.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from domo_versions_iac.deletion_gate import ContradictoryListingError, deletable_ids
+from domo_versions_iac.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DatasetNotFoundError,
+    DomoError,
+    PermissionDeniedError,
+    ProtectedVersionError,
+    status_text,
+)
+from domo_versions_iac.models import DataVersion, protected_ids
+from domo_versions_iac.policy import BudgetExceededError, RetentionPolicy, plan_retention
+
+# Errors after which no further DELETE can succeed in this update.
+_FATAL: tuple[type[DomoError], ...] = (
+    AuthenticationError,
+    PermissionDeniedError,
+    DatasetNotFoundError,
+    ConfigurationError,
+    ProtectedVersionError,
+)
+
+
+class VersionStore(Protocol):
+    """What the loop needs of a client (DomoClient, or a fake in tests)."""
+
+    def list_versions(self, dataset_id: str) -> list[DataVersion]: ...
+
+    def delete_versions(
+        self,
+        dataset_id: str,
+        ids: Sequence[int],
+        *,
+        index: bool,
+        batch_size: int | None = None,
+        never_delete: Collection[int] | None = None,
+    ) -> list[int]: ...
+
+
+@dataclass
+class DeletionOutcome:
+    """What one update did to one dataset.
+
+    ``deleted``: versions this update sent a DELETE for and the last listing no longer
+    shows. ``not_deleted``: shown ids still listed and still surplus at the end, with
+    why each is left. ``last_listing``: the latest listing (``None`` only when no
+    listing could be taken after the deletions). ``stopped_by``: why the loop ended
+    early (an error message), or ``None``.
+    """
+
+    dataset_id: str
+    deleted: list[DataVersion] = field(default_factory=list)
+    not_deleted: dict[int, str] = field(default_factory=dict)
+    last_listing: list[DataVersion] | None = None
+    stopped_by: str | None = None
+    requests: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_deleted and self.stopped_by is None
+
+
+def max_failures_for(batch_size: int) -> int:
+    """Failing requests in a row before giving up: enough to isolate one bad id by halving."""
+    return max(3, math.ceil(math.log2(max(batch_size, 1))) + 2)
+
+
+def apply_retention(
+    store: VersionStore,
+    dataset_id: str,
+    shown: Collection[int],
+    policy: RetentionPolicy,
+    *,
+    index: bool,
+    batch_size: int,
+    clock: Callable[[], datetime],
+    max_consecutive_failures: int | None = None,
+) -> DeletionOutcome:
+    """Delete the ids of ``shown`` that the gate allows, batch by batch.
+
+    Errors of the first listing propagate (nothing has been deleted then); every later
+    Domo error ends up in the outcome, which says what was and was not deleted.
+    """
+    outcome = DeletionOutcome(dataset_id)
+    limit = max_consecutive_failures or max_failures_for(batch_size)
+    listing = store.list_versions(dataset_id)
+    first_seen = {version.data_id: version for version in listing}
+    tried: set[int] = set()  # every id sent, whatever the answer: it may be gone
+    sent_ok: set[int] = set()  # Domo answered 2xx: never sent again in this update
+    given_up: dict[int, str] = {}  # failed alone: not sent again in this update
+    last_error: dict[int, str] = {}
+    split: deque[list[int]] = deque()  # halves of failed batches, retried first
+    in_a_row = 0
+    while True:
+        present = {version.data_id for version in listing}
+        try:
+            allowed = deletable_ids(
+                shown, listing, policy, clock(), already_deleted=len(tried - present)
+            )
+        except (BudgetExceededError, ContradictoryListingError) as exc:
+            outcome.stopped_by = str(exc)
+            break
+        candidates = [i for i in allowed if i not in sent_ok and i not in given_up]
+        if not candidates:
+            break
+        batch = _next_batch(split, candidates, batch_size)
+        tried.update(batch)
+        outcome.requests += 1
+        try:
+            store.delete_versions(
+                dataset_id,
+                batch,
+                index=index,
+                batch_size=len(batch),
+                never_delete=protected_ids(listing),
+            )
+        except _FATAL as exc:
+            outcome.stopped_by = str(exc)
+            last_error.update((i, _short(exc)) for i in batch)
+            break
+        except DomoError as exc:
+            in_a_row += 1
+            last_error.update((i, _short(exc)) for i in batch)
+            if len(batch) == 1:
+                given_up[batch[0]] = _short(exc)
+            else:
+                half = (len(batch) + 1) // 2
+                split.appendleft(batch[half:])
+                split.appendleft(batch[:half])
+            if in_a_row >= limit:
+                outcome.stopped_by = f"Domo failed {in_a_row} DELETE requests in a row"
+        else:
+            sent_ok.update(batch)
+            in_a_row = 0
+        try:
+            listing = store.list_versions(dataset_id)
+        except DomoError as exc:
+            outcome.stopped_by = f"could not list the dataset after deleting: {exc}"
+            outcome.deleted = [first_seen[i] for i in sorted(sent_ok) if i in first_seen]
+            outcome.not_deleted = {
+                i: f"unknown: {why}" for i, why in last_error.items() if i not in sent_ok
+            }
+            return outcome
+        if outcome.stopped_by is not None:
+            break
+    outcome.last_listing = listing
+    present = {version.data_id for version in listing}
+    outcome.deleted = [first_seen[i] for i in sorted(tried - present) if i in first_seen]
+    for data_id in _still_surplus(shown, listing, policy, clock()):
+        if data_id in given_up:
+            why = given_up[data_id]
+        elif data_id in sent_ok:
+            why = "Domo accepted the DELETE but still lists it"
+        elif data_id in last_error:
+            why = last_error[data_id]
+        else:
+            why = "not attempted: the update stopped first"
+        outcome.not_deleted[data_id] = why
+    return outcome
+
+
+def _still_surplus(
+    shown: Collection[int], listing: list[DataVersion], policy: RetentionPolicy, now: datetime
+) -> list[int]:
+    """Shown ids that the policy still finds surplus in ``listing`` (budget aside)."""
+    plan = plan_retention(listing, policy, now, enforce_budget=False)
+    never = protected_ids(listing)
+    wanted = set(shown)
+    return [i for i in plan.delete_ids if i in wanted and i not in never]
+
+
+def _next_batch(split: deque[list[int]], candidates: list[int], size: int) -> list[int]:
+    """The first split half that still has candidates, else the next ``size`` candidates."""
+    allowed = set(candidates)
+    while split:
+        group = [i for i in split.popleft() if i in allowed]
+        if group:
+            return group
+    return candidates[:size]
+
+
+def _short(exc: DomoError) -> str:
+    """Why a DELETE failed, the same for every batch it hit (no ids, no dataset, no hint)."""
+    if exc.status is None:
+        if " got no answer " in exc.summary:  # "The DELETE of 3 versions got no answer (...)"
+            return "no answer from Domo " + exc.summary.split(" got no answer ")[-1]
+        return exc.summary
+    text = f"Domo answered {status_text(exc.status)}"
+    if exc.domo_message:
+        text += f": {exc.domo_message.rstrip('.')}"
+    return text
