@@ -131,3 +131,14 @@ def test_the_stacks_token_never_goes_to_another_instance(
         assert remaining_ids(domo, "ds-a") == [2, 3]
     finally:
         other.stop()
+
+
+def test_a_rejected_token_input_is_named_but_never_printed(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(3))
+    program = HEADER + retention("a", "ds-a", policy={"keep_last": 2}, token=TOKEN)
+    preview = stack_factory(program).preview(check=False)
+    assert preview.returncode != 0
+    assert "property token" in preview.output and "401 Unauthorized" in preview.output
+    assert TOKEN not in preview.output
