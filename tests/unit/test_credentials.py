@@ -113,3 +113,27 @@ def test_config_can_be_a_lookup_function() -> None:
     values = {"domo:instance": "acme", "domo:token": STACK_TOKEN}
     creds = resolve_credentials(config=values.get, environ={})
     assert creds.token == STACK_TOKEN
+
+
+def test_the_provider_reads_allowed_hosts_from_stack_config() -> None:
+    from pulumi.dynamic import Config, ConfigureRequest
+
+    from domo_versions_iac.inputs import InputError, parse_inputs
+    from domo_versions_iac.provider import DatasetVersionRetentionProvider
+
+    provider = DatasetVersionRetentionProvider()
+    stack = {"domo:instance": "https://domo.corp.example:8443", "domo:token": STACK_TOKEN}
+    inputs = parse_inputs({"dataset_id": "abc", "policy": {"keep_last": 1}})
+    provider.configure(ConfigureRequest(Config(stack, "proj")))
+    with pytest.raises(InputError) as caught:
+        provider._client(inputs)
+    assert caught.value.failures[0][0] == "instance"
+    assert "not a Domo host" in caught.value.failures[0][1]
+
+    allowed = {**stack, "domo:allowedHosts": "domo.corp.example"}
+    provider.configure(ConfigureRequest(Config(allowed, "proj")))
+    assert provider._client(inputs).base_url == "https://domo.corp.example:8443"
+    other = parse_inputs({"dataset_id": "abc", "policy": {"keep_last": 1}, "instance": "acme"})
+    with pytest.raises(InputError) as caught:
+        provider._client(other)
+    assert caught.value.failures[0][0] == "token"
