@@ -40,7 +40,9 @@ CREDENTIALS_HELP = (
     "Credentials: the instance comes from --instance or DOMO_INSTANCE (acme, acme.domo.com, "
     "https://acme.domo.com, or the emulator's http://127.0.0.1:PORT); the developer token "
     "only from DOMO_DEVELOPER_TOKEN. There is deliberately no token flag: tokens on command "
-    "lines leak into shell history and process lists."
+    "lines leak into shell history and process lists. The token belongs to DOMO_INSTANCE: "
+    "when that is set, --instance must name the same instance. Other hosts than "
+    "NAME.domo.com and loopback are refused unless listed in DOMO_ALLOWED_HOSTS."
 )
 
 
@@ -69,11 +71,18 @@ class _Group(click.Group):
 # --------------------------------------------------------------------------- helpers
 
 
+def _echo_error(message: str, exc: BaseException | None, verbose: bool) -> None:
+    """``error: ...`` (plus the exception chain with --verbose), with any token removed."""
+    from domo_versions_iac.errors import redact
+
+    click.echo(redact(f"error: {message}"), err=True)
+    if verbose and exc is not None:
+        click.echo(redact("".join(traceback.format_exception(exc)).rstrip()), err=True)
+
+
 def _fail(message: str, exc: BaseException | None, verbose: bool) -> NoReturn:
     """Print one line (plus the traceback/exception chain with --verbose) and exit 1."""
-    click.echo(f"error: {message}", err=True)
-    if verbose and exc is not None:
-        click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+    _echo_error(message, exc, verbose)
     sys.exit(EXIT_ERROR)
 
 
@@ -105,7 +114,7 @@ def _logging(verbose: bool) -> Iterator[None]:
     and those are reported once by ``_errors``."""
     logger = logging.getLogger("domo_versions_iac")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.setFormatter(_RedactingFormatter("%(name)s: %(message)s"))
     handler.setLevel(logging.INFO if verbose else logging.CRITICAL)
     old_level, old_propagate = logger.level, logger.propagate
     logger.addHandler(handler)
@@ -117,6 +126,15 @@ def _logging(verbose: bool) -> Iterator[None]:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Log lines (and their tracebacks) with any token in use removed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from domo_versions_iac.errors import redact
+
+        return redact(super().format(record))
 
 
 class Progress:
@@ -167,16 +185,29 @@ def _unique(ids: tuple[str, ...]) -> list[str]:
 
 
 def _client(instance: str | None) -> DomoClient:
+    import os
+
     from domo_versions_iac.client import DomoClient
     from domo_versions_iac.credentials import (
         INSTANCE_ENV,
         TOKEN_ENV,
         MissingCredentialsError,
+        TokenNotForInstanceError,
         resolve_credentials,
     )
 
+    environ = dict(os.environ)
+    if instance and not environ.get(INSTANCE_ENV):
+        # Without DOMO_INSTANCE, --instance says which instance the token is for.
+        environ[INSTANCE_ENV], instance = instance, None
     try:
-        creds = resolve_credentials(instance=instance or None, token=None)
+        creds = resolve_credentials(instance=instance or None, token=None, environ=environ)
+    except TokenNotForInstanceError as exc:
+        raise CliError(
+            f"--instance {exc.instance} is not {INSTANCE_ENV} ({exc.stack_instance}), the "
+            f"instance {TOKEN_ENV} belongs to; the token is never sent to another instance: "
+            f"set {INSTANCE_ENV} and {TOKEN_ENV} for {exc.instance} instead"
+        ) from exc
     except MissingCredentialsError as exc:
         if exc.missing == "instance":
             raise CliError(
@@ -187,7 +218,7 @@ def _client(instance: str | None) -> DomoClient:
             f"no Domo developer token given: set {TOKEN_ENV} (there is no token flag, "
             "because command lines leak into shell history and process lists)"
         ) from exc
-    options = {"pool_size": WORKERS, **CLIENT_OPTIONS}
+    options = {"pool_size": WORKERS, "allowed_hosts": creds.allowed_hosts, **CLIENT_OPTIONS}
     return DomoClient(creds.instance, creds.token, **options)
 
 
@@ -237,9 +268,7 @@ def list_datasets(
 def _report(errors: dict[str, DomoError], verbose: bool) -> None:
     """One line per dataset that failed; exit 1 if any did."""
     for exc in errors.values():
-        click.echo(f"error: {exc}", err=True)
-        if verbose:
-            click.echo("".join(traceback.format_exception(exc)).rstrip(), err=True)
+        _echo_error(str(exc), exc, verbose)
     if errors:
         sys.exit(EXIT_ERROR)
 

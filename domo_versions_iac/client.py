@@ -23,8 +23,10 @@ Retry policy
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import logging
+import os
 import random
 import re
 import threading
@@ -52,16 +54,44 @@ from domo_versions_iac.errors import (
     ProtectedVersionError,
     RateLimitedError,
     ServerError,
+    redact,
+    register_secret,
 )
 from domo_versions_iac.models import DataVersion, parse_instant, protected_ids, repeated_ids
 
 logger = logging.getLogger("domo_versions_iac.client")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
-_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_INSTANCE_NAME = re.compile(rf"^{_LABEL}$")
+_DOMO_HOST = re.compile(rf"^{_LABEL}\.domo\.com$")
+_ALLOWED_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+# Letters, digits and what a bare scheme://host[:port] needs: no @ ? # % \ or spaces.
+_INSTANCE_CHARS = re.compile(r"^[A-Za-z0-9.:/\[\]-]+$")
 _MAX_DETAIL = 300
+
+
+CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def _ca_bundle(base_url: str) -> str | None:
+    """The CA file named by REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE or SSL_CERT_FILE (first set).
+
+    requests alone reads only the first two, and only with ``trust_env``; naming the file
+    explicitly makes all three work for every host. ``None``: the default CA store.
+    """
+    for name in CA_BUNDLE_ENV:
+        path = os.environ.get(name, "").strip()
+        if not path:
+            continue
+        if not os.path.exists(path):
+            raise ConfigurationError(
+                f"{name} names {path!r}, which does not exist",
+                instance=base_url,
+                hint=f"Point {name} at a PEM file of CA certificates, or unset it.",
+            )
+        return path
+    return None
 
 
 def _user_agent() -> str:
@@ -70,29 +100,64 @@ def _user_agent() -> str:
     return f"domo-versions-iac/{__version__} python-requests/{requests.__version__}"
 
 
-def normalize_instance(instance: str) -> str:
+def normalize_instance(instance: str, allowed_hosts: Iterable[str] = ()) -> str:
     """``acme`` / ``acme.domo.com`` / ``https://acme.domo.com`` → ``https://acme.domo.com``.
 
-    A full base URL (``http://127.0.0.1:8123``) is kept as is; plain ``http`` is only
-    allowed for loopback hosts (the emulator) so a token never crosses a network in clear.
+    The token goes wherever this points, so only Domo hosts pass: ``https://NAME.domo.com``;
+    a loopback base URL (``http(s)://127.0.0.1:8123``, ``[::1]``, ``localhost``) for the
+    emulator and tests; and ``https://HOST[:PORT]`` for a host named exactly in
+    ``allowed_hosts`` (an explicit opt-in: ``domo:allowedHosts`` / ``DOMO_ALLOWED_HOSTS``).
+    User info, paths, queries and fragments are refused.
     """
     if not isinstance(instance, str):
         raise ConfigurationError(
             f"Domo instance must be a string, not {type(instance).__name__}", hint=_INSTANCE_HINT
         )
-    text = instance.strip().rstrip("/")
+    text = instance.strip()
+    if text.endswith("/"):
+        text = text[:-1]
     if not text:
         raise ConfigurationError("Domo instance is empty", hint=_INSTANCE_HINT)
+    if not _INSTANCE_CHARS.match(text):
+        raise ConfigurationError(
+            f"Domo instance {instance!r} is not a bare host or base URL "
+            "(no user info, path, query or fragment)",
+            hint=_INSTANCE_HINT,
+        )
     if "://" not in text:
-        if _INSTANCE_NAME.match(text):
-            return f"https://{text.lower()}.domo.com"
-        if _HOST.match(text) and text.lower().endswith(".domo.com"):
-            name = text[: -len(".domo.com")]
-            if _INSTANCE_NAME.match(name):
-                return f"https://{text.lower()}"
+        host = text.lower()
+        if _INSTANCE_NAME.match(host):
+            return f"https://{host}.domo.com"
+        if _DOMO_HOST.match(host):
+            return f"https://{host}"
         raise ConfigurationError(
             f"Domo instance {instance!r} is not recognised", hint=_INSTANCE_HINT
         )
+    scheme, host, port = _split_base_url(instance, text)
+    if not _host_accepted(scheme, host, port, allowed_hosts):
+        raise ConfigurationError(
+            f"Domo instance {instance!r} is not a Domo host", hint=_INSTANCE_HINT
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}"
+
+
+def _host_accepted(scheme: str, host: str, port: int | None, allowed: Iterable[str]) -> bool:
+    """Loopback (http or https, any port); NAME.domo.com (https, default port); a host
+    listed in ``allowed`` (https, any port)."""
+    if _is_loopback(host):
+        return True
+    if scheme != "https":
+        return False
+    if _DOMO_HOST.match(host) and port is None:
+        return True
+    return host in {entry.lower() for entry in allowed}
+
+
+def _split_base_url(instance: str, text: str) -> tuple[str, str, int | None]:
+    """(scheme, lower-case host, port) of a bare ``scheme://host[:port]``, else refused."""
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -101,33 +166,79 @@ def normalize_instance(instance: str) -> str:
             f"Domo instance {instance!r} is not a valid URL", hint=_INSTANCE_HINT
         ) from None
     host = (parts.hostname or "").lower()
-    if (
-        parts.scheme not in ("http", "https")
-        or not host
-        or parts.username is not None
-        or parts.password is not None
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-    ):
+    if parts.scheme not in ("http", "https") or not host or parts.path or port == 0:
         raise ConfigurationError(
             f"Domo instance {instance!r} must be a bare base URL such as https://acme.domo.com",
             hint=_INSTANCE_HINT,
         )
-    if parts.scheme == "http" and host not in _LOOPBACK_HOSTS:
+    if ":" in host:  # IPv6: one spelling, so equal addresses compare equal
+        host = str(ipaddress.ip_address(host)) if _is_ip(host) else host
+    return parts.scheme, host, port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1 (the emulator's addresses)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_allowed_hosts(value: object) -> tuple[str, ...]:
+    """``"proxy.corp.example, domo.corp.example"`` (or a list) → exact lower-case host names.
+
+    Each entry must be a plain host name: no scheme, port, path or wildcard.
+    """
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigurationError(
+                    f"allowed hosts {text!r} is not a JSON list", hint=_ALLOWED_HINT
+                ) from None
+        else:
+            value = re.split(r"[\s,]+", text)
+    if not isinstance(value, (list, tuple)):
         raise ConfigurationError(
-            f"Domo instance {instance!r} uses plain http on a non-loopback host",
-            hint="Use https (plain http is only allowed for the local emulator on 127.0.0.1).",
+            f"allowed hosts must be a list of host names, not {type(value).__name__}",
+            hint=_ALLOWED_HINT,
         )
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    return f"{parts.scheme}://{netloc}"
+    hosts: list[str] = []
+    for entry in value:
+        host = str(entry).strip().lower()
+        if not host:
+            continue
+        if not _ALLOWED_HOST.match(host):
+            raise ConfigurationError(
+                f"allowed host {str(entry)!r} is not a plain host name", hint=_ALLOWED_HINT
+            )
+        hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
 
 
 _INSTANCE_HINT = (
-    "Give the instance as 'acme', 'acme.domo.com', 'https://acme.domo.com' or, for the "
-    "emulator, a base URL such as 'http://127.0.0.1:8123'."
+    "The `instance` must be 'acme', 'acme.domo.com' or 'https://acme.domo.com'; for the "
+    "emulator and tests, a loopback base URL such as 'http://127.0.0.1:8123'; another host "
+    "only as 'https://HOST[:PORT]' with HOST listed in stack config domo:allowedHosts or "
+    "DOMO_ALLOWED_HOSTS (see README, Safety)."
+)
+_ALLOWED_HINT = (
+    "List exact host names, separated by commas, e.g. 'domo-proxy.corp.example' "
+    "(no scheme, port or wildcard)."
 )
 
 
@@ -221,8 +332,9 @@ class DomoClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
-        self._base_url = normalize_instance(instance)
+        self._base_url = normalize_instance(instance, allowed_hosts)
         if not isinstance(token, str) or not token.strip():
             raise ConfigurationError(
                 "The Domo developer token is empty",
@@ -235,6 +347,7 @@ class DomoClient:
                 instance=self._base_url,
                 hint="Copy the token again without surrounding whitespace.",
             )
+        register_secret(token.strip())  # from now on no error or CLI line can show it
         if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:
             raise ConfigurationError(
                 "timeout must be > 0, max_attempts >= 1, max_retry_seconds and backoff_base >= 0",
@@ -259,8 +372,11 @@ class DomoClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-            if urlsplit(self._base_url).hostname in _LOOPBACK_HOSTS:
+            # TLS is always verified; a corporate CA comes from the standard variables.
+            session.verify = _ca_bundle(self._base_url) or True
+            if _is_loopback(urlsplit(self._base_url).hostname or ""):
                 # the emulator: never route loopback traffic through an HTTP(S)_PROXY
+                # (trust_env=False also drops REQUESTS_CA_BUNDLE: set above instead)
                 session.trust_env = False
         self._session = session
 
@@ -552,7 +668,8 @@ class DomoClient:
             return ServerError("Domo failed to answer", **common)
         if 300 <= status < 400:
             return InvalidResponseError(
-                f"Domo answered with a redirect to {response.headers.get('Location', '?')!r}",
+                "Domo answered with a redirect (not followed) to "
+                f"{redact(response.headers.get('Location', '?'))[:_MAX_DETAIL]!r}",
                 hint="Check the instance name; Domo should not redirect API calls.",
                 **common,
             )
@@ -567,7 +684,7 @@ class DomoClient:
             # versions never holds 100,000 dicts at once; anything else stays a dict.
             data = json.loads(response.content, object_hook=_version_or_dict)
         except ValueError:
-            snippet = response.text[:80].strip()
+            snippet = redact(response.text)[:80].strip()  # redacted before it is cut
             raise InvalidResponseError(
                 f"The version listing is not JSON (starts with {snippet!r})", **common
             ) from None
@@ -589,7 +706,8 @@ class DomoClient:
             if isinstance(record, dict) and isinstance(record.get("dataId"), int):
                 label += f" (dataId {record['dataId']})"
             raise InvalidResponseError(
-                f"The version listing's {label} has a bad field {field_name!r}: {detail[:200]}",
+                f"The version listing's {label} has a bad field {field_name!r}: "
+                f"{redact(detail)[:200]}",
                 **common,
             )
         repeated = repeated_ids(versions)
@@ -693,10 +811,10 @@ def _error_details(response: requests.Response) -> tuple[str | None, str | None]
         message = data.get("message") or data.get("error_description") or data.get("error")
         toe = data.get("toe")
         return (
-            str(message)[:_MAX_DETAIL] if message else None,
-            str(toe)[:100] if toe else None,
+            redact(str(message))[:_MAX_DETAIL] if message else None,
+            redact(str(toe))[:100] if toe else None,
         )
-    text = (response.text or "").strip()
+    text = redact(response.text or "").strip()
     if text and not text.lstrip().startswith("<"):
         return text.splitlines()[0][:_MAX_DETAIL], None
     return None, None
@@ -741,5 +859,6 @@ __all__ = [
     "RETRY_STATUSES",
     "DomoClient",
     "normalize_instance",
+    "parse_allowed_hosts",
     "parse_retry_after",
 ]

@@ -21,12 +21,45 @@ never need to catch anything else.
 
 Messages name the instance, the dataset, the HTTP status and Domo's ``message`` and
 ``toe`` (trace id) when present, and end with what to do next. The developer token is
-never given to an error, so it cannot appear in a message or a repr.
+never given to an error. A server may still echo it back (proxies and firewalls copy
+request headers into error bodies), so every token a client uses is registered with
+:func:`register_secret` and :func:`redact` removes it from every field of every error,
+here, in one place; the command line passes its output through :func:`redact` too.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterable
+from urllib.parse import quote
+
+REDACTED = "<redacted>"
+# Shorter values cannot be told apart from ordinary words; no Domo token is that short.
+MIN_SECRET_LENGTH = 8
+_secrets: tuple[str, ...] = ()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Remember a token in use in this process so that :func:`redact` removes it."""
+    global _secrets
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
+        return
+    forms = {value, quote(value, safe=""), json.dumps(value)[1:-1]}
+    with _secrets_lock:
+        known = set(_secrets) | forms
+        # Longest first, so a form that contains another is replaced whole.
+        _secrets = tuple(sorted(known, key=len, reverse=True))
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered token (raw, URL- or JSON-escaped) replaced."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
 
 _REASONS = {
     400: "Bad Request",
@@ -71,16 +104,19 @@ class DomoError(Exception):
         toe: str | None = None,
         hint: str | None = None,
     ) -> None:
-        self.summary = summary
+        self.summary = redact(summary)
         self.instance = instance
         self.dataset_id = dataset_id
         self.status = status
-        self.domo_message = domo_message
-        self.toe = toe
-        self.hint = self.default_hint if hint is None else hint
+        self.domo_message = None if domo_message is None else redact(domo_message)
+        self.toe = None if toe is None else redact(toe)
+        self.hint = redact(self.default_hint if hint is None else hint)
         super().__init__(self._render())
 
     def _render(self) -> str:
+        return redact(self._compose())
+
+    def _compose(self) -> str:
         text = self.summary
         if self.status is not None:
             text += f" ({status_text(self.status)})"
@@ -224,5 +260,7 @@ __all__ = [
     "ProtectedVersionError",
     "RateLimitedError",
     "ServerError",
+    "redact",
+    "register_secret",
     "status_text",
 ]

@@ -33,7 +33,12 @@ from pulumi.dynamic import (
 )
 
 from domo_versions_iac.client import DomoClient
-from domo_versions_iac.credentials import MissingCredentialsError, resolve_credentials
+from domo_versions_iac.credentials import (
+    CONFIG_KEYS,
+    Credentials,
+    MissingCredentialsError,
+    resolve_credentials,
+)
 from domo_versions_iac.deletion import DeletionOutcome, apply_retention
 from domo_versions_iac.engine_errors import ApplyError, report_plainly
 from domo_versions_iac.errors import (
@@ -85,17 +90,19 @@ APPLIED_BASIS = "__applied_plan_basis"
 MAX_DETAIL_LINES = 50  # in the default preview's diagnostics
 MAX_DIFF_DETAILS = 1000  # in planned_deletion_details
 
-_clients: dict[tuple[str, str], DomoClient] = {}
+_clients: dict[tuple[str, str, tuple[str, ...]], DomoClient] = {}
 _clients_lock = threading.Lock()
 
 
-def _client_for(instance: str, token: str) -> DomoClient:
+def _client_for(creds: Credentials) -> DomoClient:
     """One client (one connection pool) per instance and token per process."""
-    key = (instance, token)
+    key = (creds.instance, creds.token, creds.allowed_hosts)
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            client = _clients[key] = DomoClient(instance, token)
+            client = _clients[key] = DomoClient(
+                creds.instance, creds.token, allowed_hosts=creds.allowed_hosts
+            )
     return client
 
 
@@ -126,7 +133,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         report_plainly()
-        self._stack_config = {key: req.config.get(key) for key in ("domo:instance", "domo:token")}
+        self._stack_config = {key: req.config.get(key) for key in CONFIG_KEYS}
 
     # -- engine calls ----------------------------------------------------------------
 
@@ -210,8 +217,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             creds = resolve_credentials(
                 instance=inputs.instance, token=inputs.token, config=self._stack_config
             )
-            return _client_for(creds.instance, creds.token)
-        except MissingCredentialsError as exc:
+            return _client_for(creds)
+        except MissingCredentialsError as exc:  # incl. the stack's token for another instance
             raise InputError([(exc.missing, str(exc))]) from exc
         except ConfigurationError as exc:
             raise InputError([("instance", str(exc))]) from exc

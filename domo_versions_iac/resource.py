@@ -28,7 +28,8 @@ class DatasetVersionRetentionArgs:
     policy: a retention policy dict (schemas/retention-policy.schema.json).
     index: also remove deleted versions from Adrenaline (Domo's `index=true`).
     batch_size: version ids per DELETE request. instance / token: override the stack
-    config `domo:instance` / `domo:token` and DOMO_INSTANCE / DOMO_DEVELOPER_TOKEN.
+    config `domo:instance` / `domo:token` and DOMO_INSTANCE / DOMO_DEVELOPER_TOKEN; the
+    stack's token is only sent to the stack's instance, so another instance needs `token`.
     """
 
     dataset_id: pulumi.Input[str]

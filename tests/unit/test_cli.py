@@ -264,6 +264,34 @@ def test_verbose_adds_the_exception_chain(env: dict[str, str]) -> None:
     assert "InputError" in result.stderr and "PolicyError" in result.stderr
 
 
+def test_instance_flag_must_be_the_instance_the_token_belongs_to(
+    env: dict[str, str], emulator: EmulatorServer
+) -> None:
+    emulator.store.clear_requests()
+    other = f"http://127.0.0.1:{closed_port()}"
+    result = run(["ls", FIXED, "--instance", other], env)
+    assert_one_line_error(result, f"--instance {other} is not DOMO_INSTANCE", "never sent")
+    assert emulator.store.requests == [], "nothing was sent anywhere"
+    # The same instance spelt another way is the same instance.
+    assert run(["ls", FIXED, "--instance", emulator.url + "/"], env).exit_code == 0
+
+
+def test_instance_flag_names_the_tokens_instance_without_domo_instance(
+    env: dict[str, str], emulator: EmulatorServer
+) -> None:
+    result = run(["ls", FIXED, "--instance", emulator.url], {**env, "DOMO_INSTANCE": ""})
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "instance",
+    ["https://evil.example", "https://acme.domo.com.evil.example", "acme.domo.com@evil.example"],
+)
+def test_hosts_other_than_domo_are_refused_before_any_request(instance: str) -> None:
+    result = run(["ls", FIXED, "--instance", instance], {"DOMO_DEVELOPER_TOKEN": "t"})
+    assert_one_line_error(result, repr(instance), "`instance`", "DOMO_ALLOWED_HOSTS")
+
+
 def test_usage_errors_exit_1_not_2() -> None:
     result = run(["ls", "--bogus"])
     assert result.exit_code == 1

@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from domo_versions_iac.client import DomoClient, parse_retry_after
+from domo_versions_iac.client import DomoClient, parse_allowed_hosts, parse_retry_after
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
     EMULATOR_TOKEN,
@@ -113,11 +113,9 @@ RECORD = {
         ("https://acme.domo.com/", "https://acme.domo.com", "acme.domo.com"),
         ("http://127.0.0.1:8123", "http://127.0.0.1:8123", "127.0.0.1:8123"),
         ("http://localhost:8123/", "http://localhost:8123", "localhost:8123"),
-        (
-            "https://domo.internal.example:8443",
-            "https://domo.internal.example:8443",
-            "domo.internal.example:8443",
-        ),
+        ("https://127.0.0.1:8443", "https://127.0.0.1:8443", "127.0.0.1:8443"),
+        ("http://127.8.9.10:80", "http://127.8.9.10:80", "127.8.9.10:80"),
+        ("http://[::1]:8123", "http://[::1]:8123", "[::1]:8123"),
     ],
 )
 def test_instance_forms(instance: str, base_url: str, display: str) -> None:
@@ -126,6 +124,69 @@ def test_instance_forms(instance: str, base_url: str, display: str) -> None:
     assert client.instance == display
     assert repr(client) == f"DomoClient({base_url!r})"
     assert SECRET not in repr(client) and SECRET not in str(vars(client))
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        "https://evil.example",
+        "https://domo.com.evil.example",
+        "https://acme.domo.com.evil.example",
+        "acme.domo.com@evil.example",
+        "https://acme.domo.com@evil.example",
+        "https://evil.example#acme.domo.com",
+        "https://evil.example?acme.domo.com",
+        "https://acme.domo.com#",
+        "https://acme.domo.com:8443",
+        "https://a.b.domo.com",
+        "https://domo.com",
+        "acme.domo.com.evil.example",
+        "http://10.0.0.1:8123",
+        "http://127.1",
+        "https://acme%2edomo.com",
+        "https://domo.internal.example:8443",
+    ],
+)
+def test_only_domo_or_loopback_hosts_accepted(instance: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        DomoClient(instance, SECRET)
+    message = str(caught.value)
+    assert "`instance`" in message
+    for form in ("'acme'", "'acme.domo.com'", "'https://acme.domo.com'", "127.0.0.1"):
+        assert form in message, "the error lists the accepted forms"
+    assert "DOMO_ALLOWED_HOSTS" in message, "and the opt-in for another host"
+
+
+def test_another_host_only_when_allowed_by_exact_name_and_over_https() -> None:
+    client = DomoClient(
+        "https://Domo.Internal.example:8443", SECRET, allowed_hosts=["domo.internal.example"]
+    )
+    assert client.base_url == "https://domo.internal.example:8443"
+    with pytest.raises(ConfigurationError, match="not a Domo host"):
+        DomoClient("http://domo.internal.example", SECRET, allowed_hosts=["domo.internal.example"])
+    with pytest.raises(ConfigurationError, match="not a Domo host"):
+        DomoClient("https://x.internal.example", SECRET, allowed_hosts=["internal.example"])
+
+
+@pytest.mark.parametrize(
+    ("value", "hosts"),
+    [
+        ("a.example, B.example", ("a.example", "b.example")),
+        ("a.example b.example", ("a.example", "b.example")),
+        ('["a.example"]', ("a.example",)),
+        (["a.example", "a.example"], ("a.example",)),
+        ("", ()),
+        (None, ()),
+    ],
+)
+def test_allowed_hosts_parsed(value: object, hosts: tuple[str, ...]) -> None:
+    assert parse_allowed_hosts(value) == hosts
+
+
+@pytest.mark.parametrize("value", ["https://a.example", "a.example:8443", "*.example", "[1"])
+def test_allowed_hosts_are_plain_host_names(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="host"):
+        parse_allowed_hosts(value)
 
 
 @pytest.mark.parametrize(
