@@ -371,6 +371,53 @@ def test_keep_daily_restic_semantics() -> None:
     assert reasons(p)[2] == ("keep_daily 2024-03-01",)
 
 
+def test_calendar_rule_with_count_left_keeps_the_oldest_version_too() -> None:
+    # restic >= 0.16 (restic#3624): unused count keeps the longest history possible
+    versions = [ver(1, "2024-01-01T08:00:00Z"), ver(2, "2024-01-01T20:00:00Z")]
+    p = plan(versions, keep_daily=5, protect_latest=0)
+    assert reasons(p) == {
+        2: ("keep_daily 2024-01-01",),
+        1: ("keep_daily: oldest version",),
+    }
+
+
+def test_the_oldest_rule_uses_the_oldest_successful_version() -> None:
+    versions = [
+        ver(1, "2024-01-01T06:00:00Z", "error"),  # failed: never a calendar pick
+        ver(2, "2024-01-01T07:00:00Z", "processing"),
+        ver(3, "2024-01-01T08:00:00Z"),
+        ver(4, "2024-01-01T20:00:00Z"),
+    ]
+    p = plan(versions, keep_monthly=3, protect_latest=0, protect_processing=False)
+    assert reasons(p) == {
+        4: ("keep_monthly 2024-01",),
+        3: ("keep_monthly: oldest version",),
+        2: ("no rule keeps it",),
+        1: ("no rule keeps it",),
+    }
+
+
+def test_the_oldest_rule_only_for_rules_with_count_left() -> None:
+    versions = [
+        ver(1, "2024-01-01T08:00:00Z"),
+        ver(2, "2024-01-02T08:00:00Z"),
+        ver(3, "2024-01-03T08:00:00Z"),
+    ]
+    # daily uses its 2 days on versions 3 and 2; weekly has 1 of 2 weeks left
+    p = plan(versions, keep_daily=2, keep_weekly=2, protect_latest=0)
+    assert reasons(p) == {
+        3: ("keep_daily 2024-01-03", "keep_weekly 2024-W01"),
+        2: ("keep_daily 2024-01-02",),
+        1: ("keep_weekly: oldest version",),
+    }
+    # the count runs out on the oldest's own bucket: nothing extra is kept
+    p = plan(versions, keep_weekly=1, protect_latest=0)
+    assert kept(p) == {3}
+    # the oldest opens a bucket of its own: the ordinary reason
+    p = plan(versions, keep_daily=4, protect_latest=0)
+    assert reasons(p)[1] == ("keep_daily 2024-01-01",)
+
+
 def test_keep_weekly_uses_iso_weeks_across_the_year_boundary() -> None:
     versions = [
         ver(1, "2020-12-27T12:00:00Z"),  # Sunday, 2020-W52
@@ -401,7 +448,7 @@ def test_keep_monthly_and_yearly_with_a_leap_day() -> None:
         4: ("keep_monthly 2024-02",),
         3: ("no rule keeps it",),
         2: ("keep_yearly 2023",),
-        1: ("no rule keeps it",),
+        1: ("keep_yearly: oldest version",),  # 3 of the 5 years left unused
     }
 
 
@@ -460,7 +507,7 @@ def test_daily_in_a_zone_with_midnight_transitions() -> None:
         4: ("no rule keeps it",),  # 22:30 CST, 03-09
         3: ("no rule keeps it",),  # 00:30 CST, 03-09
         2: ("keep_daily 2024-03-08",),  # 23:30 CST
-        1: ("no rule keeps it",),  # 22:30 CST, 03-08
+        1: ("keep_daily: oldest version",),  # 22:30 CST, 03-08; 2 of the 5 days unused
     }
 
 
