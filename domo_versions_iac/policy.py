@@ -583,6 +583,7 @@ def plan_retention(
     since = policy.keep_since
     since_reason = f"keep_since {format_instant(since)}" if since is not None else ""
     gfs = _Calendar(policy, tz)
+    oldest = _oldest_success(ordered)
 
     decisions: list[Decision] = []
     keep: list[Decision] = []
@@ -604,8 +605,8 @@ def plan_retention(
         if since is not None and v.recorded_date >= since:
             reasons.append(since_reason)
         if success:
-            if gfs.active and not (gfs.lo <= v.recorded_date < gfs.hi):
-                gfs.visit(v.recorded_date, reasons)
+            if gfs.active and (v is oldest or not (gfs.lo <= v.recorded_date < gfs.hi)):
+                gfs.visit(v.recorded_date, reasons, oldest=v is oldest)
             if rank <= protect_latest:
                 reasons.append(f"protected: latest #{rank}")
             elif rank == 1 and not reasons:
@@ -672,14 +673,33 @@ _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def _oldest_success(ordered: list[DataVersion]) -> DataVersion | None:
+    """The oldest successful version of a newest-first list (scans from the end)."""
+    for v in reversed(ordered):
+        if v.upload_status == "success":
+            return v
+    return None
+
+
+def _oldest_reason(rule: str) -> str:
+    """The reason a calendar rule gives the oldest version it keeps for its unused count."""
+    return f"{rule}: oldest version"
+
+
+_CALENDAR_RULES = ("keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
+
+
 class _Calendar:
     """keep_daily/weekly/monthly/yearly with restic semantics, in one pass.
 
     Visit successful versions newest first; a rule keeps the first version of each
-    new bucket until it has used its N buckets. A version on the same local day as
-    the previous one can open no new bucket, so it is skipped; ``lo <= t < hi`` is
-    that local day in UTC, so the skip costs two comparisons, not a time zone
-    conversion. The bounds are only set when the day has one UTC offset throughout.
+    new bucket until it has used its N buckets. A rule that still has count left when
+    it reaches the oldest successful version also keeps that one, even in a bucket it
+    already kept (restic >= 0.16, restic#3624: the longest history the counts allow).
+    A version on the same local day as the previous one can open no new bucket, so it
+    is skipped unless it is the oldest; ``lo <= t < hi`` is that local day in UTC, so
+    the skip costs two comparisons, not a time zone conversion. The bounds are only
+    set when the day has one UTC offset throughout.
     """
 
     __slots__ = ("active", "counts", "hi", "last_day", "lasts", "lo", "tz")
@@ -698,34 +718,36 @@ class _Calendar:
         self.active = any(self.counts)
         self.lo = self.hi = _NEVER
 
-    def visit(self, recorded: datetime, reasons: list[str]) -> None:
+    def visit(self, recorded: datetime, reasons: list[str], *, oldest: bool = False) -> None:
         local = recorded.astimezone(self.tz)
         day = (local.year, local.month, local.day)
-        if day == self.last_day:
+        if day == self.last_day and not oldest:
             return
         self.last_day = day
         self._set_bounds(local)
-        counts, lasts = self.counts, self.lasts
+        counts = self.counts
         y, m, d = day
-        if counts[0] and lasts[0] != day:
-            lasts[0] = day
-            counts[0] -= 1
-            reasons.append(f"keep_daily {y:04d}-{m:02d}-{d:02d}")
+        if counts[0]:
+            self._take(0, day, f"keep_daily {y:04d}-{m:02d}-{d:02d}", oldest, reasons)
         if counts[1]:
             week = local.isocalendar()[:2]
-            if lasts[1] != week:
-                lasts[1] = week
-                counts[1] -= 1
-                reasons.append(f"keep_weekly {week[0]:04d}-W{week[1]:02d}")
-        if counts[2] and lasts[2] != (y, m):
-            lasts[2] = (y, m)
-            counts[2] -= 1
-            reasons.append(f"keep_monthly {y:04d}-{m:02d}")
-        if counts[3] and lasts[3] != y:
-            lasts[3] = y
-            counts[3] -= 1
-            reasons.append(f"keep_yearly {y:04d}")
+            self._take(1, week, f"keep_weekly {week[0]:04d}-W{week[1]:02d}", oldest, reasons)
+        if counts[2]:
+            self._take(2, (y, m), f"keep_monthly {y:04d}-{m:02d}", oldest, reasons)
+        if counts[3]:
+            self._take(3, y, f"keep_yearly {y:04d}", oldest, reasons)
         self.active = any(counts)
+
+    def _take(self, rule: int, bucket: Any, reason: str, oldest: bool, reasons: list[str]) -> None:
+        """Spend one of the rule's count on a new bucket, or on the oldest version."""
+        if self.lasts[rule] != bucket:
+            self.lasts[rule] = bucket
+        elif oldest:
+            reason = _oldest_reason(_CALENDAR_RULES[rule])
+        else:
+            return
+        self.counts[rule] -= 1
+        reasons.append(reason)
 
     def _set_bounds(self, local: datetime) -> None:
         """Set [lo, hi) to the UTC span of ``local``'s day, if it has one offset."""

@@ -349,6 +349,62 @@ def test_keep_within_is_inclusive_and_keeps_any_status() -> None:
     assert reasons(p)[7] == ("keep_within 3d",)
 
 
+# Where keep_within differs from restic's --keep-within, on purpose or by arithmetic.
+
+
+def test_keep_within_keeps_a_version_exactly_at_the_cutoff_unlike_restic() -> None:
+    now = at("2024-03-10T12:00:00Z")
+    versions = [
+        ver(1, "2024-03-09T11:59:59.999999Z"),
+        ver(2, "2024-03-09T12:00:00Z"),  # exactly 1d before now: kept (restic: removed)
+        ver(3, "2024-03-09T12:00:00.000001Z"),
+    ]
+    p = plan(versions, now=now, keep_within="1d", protect_latest=0)
+    assert kept(p) == {2, 3}
+    assert reasons(p)[2] == ("keep_within 1d",)
+
+
+@pytest.mark.parametrize(
+    ("now", "clamped", "restic_cutoff"),
+    [
+        # Go's AddDate turns 31 March - 1 month into "31 February", normalised to March 3 / 2
+        ("2023-03-31T12:00:00Z", "2023-02-28T12:00:00Z", "2023-03-03T12:00:00Z"),
+        ("2024-03-31T12:00:00Z", "2024-02-29T12:00:00Z", "2024-03-02T12:00:00Z"),
+    ],
+)
+def test_keep_within_months_clamp_to_the_month_end_unlike_restic(
+    now: str, clamped: str, restic_cutoff: str
+) -> None:
+    versions = [
+        ver(1, (at(clamped) - timedelta(seconds=1)).isoformat()),
+        ver(2, clamped),
+        ver(3, (at(restic_cutoff) - timedelta(hours=1)).isoformat()),  # restic removes it
+        ver(4, restic_cutoff),
+    ]
+    p = plan(versions, now=at(now), keep_within="1m", protect_latest=0)
+    assert kept(p) == {2, 3, 4}
+
+
+def test_keep_within_counts_from_now_not_from_the_newest_version_unlike_restic() -> None:
+    versions = [
+        ver(1, "2024-02-20T00:00:00Z"),
+        ver(2, "2024-02-25T00:00:00Z"),
+        ver(3, "2024-02-28T00:00:00Z"),  # the newest: 11 days before now
+    ]
+    now = at("2024-03-10T00:00:00Z")
+    # restic would keep 2 and 3 (within 7 days of its newest snapshot); here none is
+    # recorded within 7 days of now: only the protect_latest guard keeps the newest
+    p = plan(versions, now=now, keep_within="7d")
+    assert reasons(p) == {
+        3: ("protected: latest #1",),
+        2: ("no rule keeps it",),
+        1: ("no rule keeps it",),
+    }
+    # measured from the newest version, as restic does, the same rule keeps 2 and 3
+    p = plan(versions, now=at("2024-02-28T00:00:00Z"), keep_within="7d", protect_latest=0)
+    assert kept(p) == {2, 3}
+
+
 def test_keep_since_is_inclusive() -> None:
     p = plan(MIXED, keep_since="2024-03-04", protect_latest=0)
     assert kept(p) == {4, 5, 6, 7}
@@ -370,6 +426,53 @@ def test_keep_daily_restic_semantics() -> None:
     assert reasons(p)[6] == ("keep_daily 2024-03-04",)
     assert reasons(p)[3] == ("keep_daily 2024-03-03",)
     assert reasons(p)[2] == ("keep_daily 2024-03-01",)
+
+
+def test_calendar_rule_with_count_left_keeps_the_oldest_version_too() -> None:
+    # restic >= 0.16 (restic#3624): unused count keeps the longest history possible
+    versions = [ver(1, "2024-01-01T08:00:00Z"), ver(2, "2024-01-01T20:00:00Z")]
+    p = plan(versions, keep_daily=5, protect_latest=0)
+    assert reasons(p) == {
+        2: ("keep_daily 2024-01-01",),
+        1: ("keep_daily: oldest version",),
+    }
+
+
+def test_the_oldest_rule_uses_the_oldest_successful_version() -> None:
+    versions = [
+        ver(1, "2024-01-01T06:00:00Z", "error"),  # failed: never a calendar pick
+        ver(2, "2024-01-01T07:00:00Z", "processing"),
+        ver(3, "2024-01-01T08:00:00Z"),
+        ver(4, "2024-01-01T20:00:00Z"),
+    ]
+    p = plan(versions, keep_monthly=3, protect_latest=0, protect_processing=False)
+    assert reasons(p) == {
+        4: ("keep_monthly 2024-01",),
+        3: ("keep_monthly: oldest version",),
+        2: ("no rule keeps it",),
+        1: ("no rule keeps it",),
+    }
+
+
+def test_the_oldest_rule_only_for_rules_with_count_left() -> None:
+    versions = [
+        ver(1, "2024-01-01T08:00:00Z"),
+        ver(2, "2024-01-02T08:00:00Z"),
+        ver(3, "2024-01-03T08:00:00Z"),
+    ]
+    # daily uses its 2 days on versions 3 and 2; weekly has 1 of 2 weeks left
+    p = plan(versions, keep_daily=2, keep_weekly=2, protect_latest=0)
+    assert reasons(p) == {
+        3: ("keep_daily 2024-01-03", "keep_weekly 2024-W01"),
+        2: ("keep_daily 2024-01-02",),
+        1: ("keep_weekly: oldest version",),
+    }
+    # the count runs out on the oldest's own bucket: nothing extra is kept
+    p = plan(versions, keep_weekly=1, protect_latest=0)
+    assert kept(p) == {3}
+    # the oldest opens a bucket of its own: the ordinary reason
+    p = plan(versions, keep_daily=4, protect_latest=0)
+    assert reasons(p)[1] == ("keep_daily 2024-01-01",)
 
 
 def test_keep_weekly_uses_iso_weeks_across_the_year_boundary() -> None:
@@ -402,7 +505,7 @@ def test_keep_monthly_and_yearly_with_a_leap_day() -> None:
         4: ("keep_monthly 2024-02",),
         3: ("no rule keeps it",),
         2: ("keep_yearly 2023",),
-        1: ("no rule keeps it",),
+        1: ("keep_yearly: oldest version",),  # 3 of the 5 years left unused
     }
 
 
@@ -461,7 +564,7 @@ def test_daily_in_a_zone_with_midnight_transitions() -> None:
         4: ("no rule keeps it",),  # 22:30 CST, 03-09
         3: ("no rule keeps it",),  # 00:30 CST, 03-09
         2: ("keep_daily 2024-03-08",),  # 23:30 CST
-        1: ("no rule keeps it",),  # 22:30 CST, 03-08
+        1: ("keep_daily: oldest version",),  # 22:30 CST, 03-08; 2 of the 5 days unused
     }
 
 

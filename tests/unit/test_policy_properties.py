@@ -136,14 +136,15 @@ def oracle_kept(versions: list[DataVersion], p: RetentionPolicy) -> set[int]:
     for n, bucket in bucketers:
         if not n:
             continue
-        seen: list[Any] = []
+        buckets: list[Any] = []
         for v in success:  # newest of each bucket, first n buckets (restic)
             b = bucket(v.recorded_date.astimezone(tz))
-            if not seen or seen[-1] != b:
-                if len(seen) == n:
-                    break
-                seen.append(b)
-                keep.add(v.data_id)
+            if not buckets or buckets[-1] != b:
+                buckets.append(b)
+                if len(buckets) <= n:
+                    keep.add(v.data_id)
+        if success and len(buckets) < n:  # count left: the oldest too (restic >= 0.16)
+            keep.add(success[-1].data_id)
     return keep
 
 
