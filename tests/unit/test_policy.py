@@ -445,11 +445,11 @@ def test_the_oldest_rule_uses_the_oldest_successful_version() -> None:
         ver(3, "2024-01-01T08:00:00Z"),
         ver(4, "2024-01-01T20:00:00Z"),
     ]
-    p = plan(versions, keep_monthly=3, protect_latest=0, protect_processing=False)
+    p = plan(versions, keep_monthly=3, protect_latest=0)
     assert reasons(p) == {
         4: ("keep_monthly 2024-01",),
         3: ("keep_monthly: oldest version",),
-        2: ("no rule keeps it",),
+        2: ("protected: processing",),
         1: ("no rule keeps it",),
     }
 

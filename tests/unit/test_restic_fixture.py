@@ -183,7 +183,7 @@ GOLDEN_POLICIES: list[dict[str, Any]] = [
     {"keep_since": "2015-10-01"},
     {"allowed_versions": [1, 50, 106, 999], "keep_last": 3},
     {"keep_last": 3, "delete_failed": False},
-    {"keep_yearly": 1, "protect_latest": 3, "protect_processing": False},
+    {"keep_yearly": 1, "protect_latest": 3},
     {
         "keep_last": 5,
         "keep_within": "2w",
