@@ -208,6 +208,15 @@ def test_direct_construction_is_checked_and_normalised() -> None:
 
 
 @pytest.mark.parametrize(
+    "key", ["keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"]
+)
+def test_direct_construction_refuses_a_zero_count(key: str) -> None:
+    # A count of 0 keeps nothing: it would make a rule that looks set but deletes.
+    with pytest.raises(PolicyError, match=rf"policy\.{key}: expected"):
+        RetentionPolicy(**{key: 0, "keep_within": "30d"})
+
+
+@pytest.mark.parametrize(
     ("data", "text"),
     [
         (
@@ -403,6 +412,27 @@ def test_keep_monthly_and_yearly_with_a_leap_day() -> None:
         2: ("keep_yearly 2023",),
         1: ("no rule keeps it",),
     }
+
+
+def test_keep_monthly_buckets_are_keyed_by_year_and_month() -> None:
+    # March 2024 and March 2023 with no month in between: two different buckets.
+    versions = [ver(1, "2023-03-10T12:00:00Z"), ver(2, "2024-03-10T12:00:00Z")]
+    p = plan(versions, now=at("2024-03-11T00:00:00Z"), keep_monthly=2, protect_latest=0)
+    assert reasons(p) == {2: ("keep_monthly 2024-03",), 1: ("keep_monthly 2023-03",)}
+
+
+def test_keep_within_counts_days_in_the_policy_timezone() -> None:
+    # New York moved to summer time on 2024-03-10: "1d" before 12:00 EDT is 12:00 EST
+    # the day before, 17:00Z, not 16:00Z as in UTC.
+    versions = [ver(1, "2024-03-09T16:30:00Z"), ver(2, "2024-03-10T15:00:00Z")]
+    now = at("2024-03-10T16:00:00Z")
+    utc = plan(versions, now=now, keep_within="1d", protect_latest=0)
+    assert kept(utc) == {1, 2}
+    new_york = plan(
+        versions, now=now, keep_within="1d", protect_latest=0, timezone="America/New_York"
+    )
+    assert kept(new_york) == {2}
+    assert reasons(new_york)[1] == ("no rule keeps it",)
 
 
 def test_calendar_rules_follow_the_policy_timezone() -> None:
