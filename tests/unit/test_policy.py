@@ -565,6 +565,53 @@ def many(n: int) -> list[DataVersion]:
     return [ver(i, (start + timedelta(hours=i)).isoformat(), size=10**6) for i in range(1, n + 1)]
 
 
+def stale_dataset(days_old: int = 45, count: int = 60) -> list[DataVersion]:
+    """One upload a day, the last one DAYS_OLD days before NOW."""
+    newest = NOW - timedelta(days=days_old)
+    return [ver(i, (newest - timedelta(days=count - i)).isoformat()) for i in range(1, count + 1)]
+
+
+def test_stale_dataset_warns_that_only_protect_latest_keeps_anything() -> None:
+    p = plan(stale_dataset(), keep_within="30d")
+    assert p.summary().startswith("delete 59 of 60 versions")
+    assert kept(p) == {60}
+    (warning,) = p.warnings
+    assert warning.startswith("STALE DATASET, uploads may have stopped: ")
+    assert "the newest version (id 60, recorded 2024-01-25T12:00:00Z) is 45 days old" in warning
+    assert "keep_within 30d keeps nothing and only protect_latest keeps anything" in warning
+    assert "the plan deletes 59 of 60 versions" in warning
+    assert p.to_dict()["warnings"] == [warning]
+
+
+def test_stale_dataset_without_protect_latest_warns_that_nothing_is_kept() -> None:
+    p = plan(stale_dataset(), keep_since="2024-02-01", protect_latest=0, max_deletions=100)
+    (warning,) = p.warnings
+    assert "keep_since 2024-02-01T00:00:00Z keeps nothing" in warning
+    assert "no rule or guard keeps a successful version" in warning
+    assert "deletes 60 of 60 versions" in warning
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"keep_within": "30d"},  # the window still holds the newest uploads
+        {"keep_within": "30d", "keep_last": 3},  # another rule keeps versions
+        {"keep_last": 1},  # no time rule: keeping only the newest is what was asked
+    ],
+)
+def test_no_stale_warning_when_a_rule_keeps_versions(policy: dict[str, Any]) -> None:
+    versions = stale_dataset(days_old=2) if "keep_last" not in policy else stale_dataset()
+    p = plan(versions, **policy)
+    assert p.delete
+    assert p.warnings == ()
+
+
+def test_no_stale_warning_when_nothing_is_deleted() -> None:
+    p = plan(stale_dataset(count=1), keep_within="30d")
+    assert not p.delete
+    assert p.warnings == ()
+
+
 def test_budget_exceeded_raises_and_nothing_is_deleted() -> None:
     policy = RetentionPolicy.from_dict({"keep_last": 2, "max_deletions": 5})
     with pytest.raises(BudgetExceededError) as info:
