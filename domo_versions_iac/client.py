@@ -49,6 +49,7 @@ from domo_versions_iac.errors import (
     DomoConnectionError,
     DomoError,
     InvalidResponseError,
+    InvalidTokenError,
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
@@ -152,6 +153,38 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+_TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as Domo issues tokens
+
+
+def _check_token(token: object, base_url: str) -> None:
+    """Refuse a token that cannot be what Domo issued, before it reaches a header.
+
+    An HTTP header carries Latin-1 at most (anything else raised UnicodeEncodeError
+    deep inside http.client) and a line break would end the header. The message never
+    quotes the token or its characters.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidTokenError(
+            "The Domo developer token is empty or only spaces",
+            instance=base_url,
+            hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
+        )
+    if any(ch in token for ch in "\r\n"):
+        raise InvalidTokenError(
+            "The Domo developer token contains a line break",
+            instance=base_url,
+            hint="Copy the token again without surrounding whitespace.",
+        )
+    if not _TOKEN_CHARACTERS.fullmatch(token.strip()):
+        raise InvalidTokenError(
+            "The Domo developer token contains a character that is not plain ASCII "
+            "(a space, a control character, an accented letter or a typographic quote)",
+            instance=base_url,
+            hint="Copy the token again from Domo (Admin > Authentication > Access tokens); "
+            "Domo tokens are ASCII letters and digits.",
+        )
+
+
 def _check_ids(ids: Iterable[int]) -> list[int]:
     """Integer ids, deduplicated and sorted; TypeError/ValueError for anything else."""
     if isinstance(ids, (str, bytes)):
@@ -239,18 +272,7 @@ class DomoClient:
         pool_size: int = 10,
     ) -> None:
         self._base_url = normalize_instance(instance)
-        if not isinstance(token, str) or not token.strip():
-            raise ConfigurationError(
-                "The Domo developer token is empty",
-                instance=self._base_url,
-                hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
-            )
-        if any(ch in token for ch in "\r\n"):
-            raise ConfigurationError(
-                "The Domo developer token contains a line break",
-                instance=self._base_url,
-                hint="Copy the token again without surrounding whitespace.",
-            )
+        _check_token(token, self._base_url)
         if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:
             raise ConfigurationError(
                 "timeout must be > 0, max_attempts >= 1, max_retry_seconds and backoff_base >= 0",
@@ -433,6 +455,11 @@ class DomoClient:
     def _check_dataset_id(self, dataset_id: str) -> str:
         if not isinstance(dataset_id, str) or not dataset_id.strip():
             raise ConfigurationError("The dataset id is empty", instance=self._base_url)
+        if dataset_id.strip() in (".", ".."):
+            # a path segment, not an id: the URL would silently lose it and aim elsewhere
+            raise ConfigurationError(
+                f"{dataset_id.strip()!r} is not a dataset id", instance=self._base_url
+            )
         return dataset_id.strip()
 
     def _check_batch_size(self, batch_size: int | None) -> int:

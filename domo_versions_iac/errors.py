@@ -8,6 +8,7 @@ never need to catch anything else.
 
     DomoError
     ├── ConfigurationError (also a ValueError)   bad instance, empty token
+    │   └── InvalidTokenError                   token empty, with a line break, not ASCII
     ├── AuthenticationError                     401
     ├── PermissionDeniedError                   403
     ├── DatasetNotFoundError                    404
@@ -108,6 +109,10 @@ class DomoError(Exception):
 
 class ConfigurationError(DomoError, ValueError):
     """The client was configured wrongly (bad instance, empty token, bad option)."""
+
+
+class InvalidTokenError(ConfigurationError):
+    """The developer token cannot be sent as given (empty, a line break, not ASCII)."""
 
 
 class AuthenticationError(DomoError):
@@ -211,6 +216,7 @@ __all__ = [
     "DomoConnectionError",
     "DomoError",
     "InvalidResponseError",
+    "InvalidTokenError",
     "PermissionDeniedError",
     "RateLimitedError",
     "ServerError",

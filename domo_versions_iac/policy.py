@@ -370,6 +370,9 @@ def _schema_error(error: Any, data: dict[str, Any]) -> PolicyError:
             )
         return PolicyError(f"policy: expected an object of policy keys ({error.message})")
     key = str(path[0])
+    if error.validator == "maximum" and key == "allowed_versions":
+        # Pulumi passes numbers as floats: a larger id would arrive rounded.
+        return _key_error(key, data.get(key), f"{error.instance} is above 2^53 - 1")
     return _key_error(key, data.get(key))
 
 

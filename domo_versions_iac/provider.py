@@ -38,6 +38,7 @@ from domo_versions_iac.errors import (
     ConfigurationError,
     DatasetNotFoundError,
     DomoError,
+    InvalidTokenError,
     PermissionDeniedError,
 )
 from domo_versions_iac.inputs import (
@@ -173,7 +174,10 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         """
         inputs = parse_inputs(props, computed_keys=_OUTPUT_KEYS)
         client = self._client(inputs)
-        versions = client.list_versions(inputs.dataset_id)
+        try:
+            versions = client.list_versions(inputs.dataset_id)
+        except DatasetNotFoundError as exc:
+            raise _dataset_gone(exc) from None
         outs = dict(props)
         known = {DataVersion.from_dict(v) for v in props.get("versions") or []}
         drift = _describe_drift(known, set(versions))
@@ -200,6 +204,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             return _client_for(creds.instance, creds.token)
         except MissingCredentialsError as exc:
             raise InputError([(exc.missing, str(exc))]) from exc
+        except InvalidTokenError as exc:
+            raise InputError([("token", str(exc))]) from exc
         except ConfigurationError as exc:
             raise InputError([("instance", str(exc))]) from exc
 
@@ -273,6 +279,24 @@ def _delete_surplus(
         raise DomoError(message)
     gone = set(result.deleted)
     return result.versions, [version for version in current if version.data_id in gone]
+
+
+def _dataset_gone(exc: DatasetNotFoundError) -> DatasetNotFoundError:
+    """The 404 a refresh got, said as what it means for the stack and what to do."""
+    return DatasetNotFoundError(
+        "Refresh cannot read the dataset's versions: Domo says the dataset does not exist",
+        instance=exc.instance,
+        dataset_id=exc.dataset_id,
+        status=exc.status,
+        domo_message=exc.domo_message,
+        toe=exc.toe,
+        hint=(
+            "Refresh changed nothing. If the dataset was deleted in Domo on purpose, remove "
+            "its DatasetVersionRetention from the program and run `pulumi up` (that deletes "
+            "no data), or drop it from the stack with `pulumi state delete <urn>` (`pulumi "
+            "stack --show-urns` lists the urns). Otherwise check dataset_id and the instance."
+        ),
+    )
 
 
 def _ids_text(ids: list[int], limit: int = 100) -> str:
