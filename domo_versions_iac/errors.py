@@ -17,6 +17,7 @@ never need to catch anything else.
     ├── ServerError                             5xx after retries ran out
     ├── InvalidResponseError                    2xx whose body is not what Domo documents
     ├── DomoConnectionError                     connection refused/reset, timeout
+    │   └── DeadlineExceededError               no whole answer within the deadline
     └── DeleteOutcomeUnknownError               DELETE timed out or got 5xx: ``.ids`` may be gone
 
 Messages name the instance, the dataset, the HTTP status and Domo's ``message`` and
@@ -180,6 +181,20 @@ class DomoConnectionError(DomoError):
     default_hint = "Check the instance name and the network (proxy, VPN, firewall), then run again."
 
 
+class DeadlineExceededError(DomoConnectionError):
+    """The whole request (connect, headers, body, retries) did not finish in time.
+
+    Socket timeouts bound each read; a server that trickles a byte at a time never
+    trips them, so every call also has a total deadline (``DomoClient(deadline=...)``,
+    or ``DOMO_REQUEST_DEADLINE`` seconds in the environment).
+    """
+
+    default_hint = (
+        "Domo or the network was too slow; run again later. To wait longer, set "
+        "DOMO_REQUEST_DEADLINE to more seconds (default 60)."
+    )
+
+
 class DeleteOutcomeUnknownError(DomoError):
     """A DELETE got no clear answer (timeout, dropped connection, 5xx).
 
@@ -212,6 +227,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "DatasetNotFoundError",
+    "DeadlineExceededError",
     "DeleteOutcomeUnknownError",
     "DomoConnectionError",
     "DomoError",
