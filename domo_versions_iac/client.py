@@ -18,6 +18,17 @@ Retry policy
   limiters reject before doing work) IS retried under the same budget, waiting
   ``Retry-After`` when given (else the backoff); a failure to *connect* (refused,
   connect timeout) raises plain :class:`DomoConnectionError`, not retried.
+
+Deadline
+--------
+Every call (connect, status line, headers, the whole body, and any retries with their
+waits) must finish within ``deadline`` seconds (default 60, or ``DOMO_REQUEST_DEADLINE``
+in the environment). Socket timeouts bound each read only: a server that sends one byte
+every few seconds never trips them. So each socket timeout is at most the time left, the
+body is read in chunks with the deadline checked between them, and a watchdog shuts the
+connection down when the deadline passes, even in the middle of the headers. A GET then
+raises :class:`DeadlineExceededError`; a DELETE that was sent raises
+:class:`DeleteOutcomeUnknownError` (it may have been carried out).
 """
 
 from __future__ import annotations
@@ -26,9 +37,11 @@ import email.utils
 import ipaddress
 import json
 import logging
+import math
 import os
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -38,6 +51,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
+import urllib3.connection
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
@@ -46,10 +61,12 @@ from domo_versions_iac.errors import (
     BadRequestError,
     ConfigurationError,
     DatasetNotFoundError,
+    DeadlineExceededError,
     DeleteOutcomeUnknownError,
     DomoConnectionError,
     DomoError,
     InvalidResponseError,
+    InvalidTokenError,
     PermissionDeniedError,
     ProtectedVersionError,
     RateLimitedError,
@@ -69,6 +86,10 @@ _ALLOWED_HOST = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 # Letters, digits and what a bare scheme://host[:port] needs: no @ ? # % \ or spaces.
 _INSTANCE_CHARS = re.compile(r"^[A-Za-z0-9.:/\[\]-]+$")
 _MAX_DETAIL = 300
+DEADLINE_ENV = "DOMO_REQUEST_DEADLINE"
+DEFAULT_DEADLINE = 60.0
+_CHUNK_SIZE = 64 * 1024
+_DEADLINE_SLACK = 0.01  # a socket timeout set to the time left ends at the deadline
 
 
 CA_BUNDLE_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
@@ -263,6 +284,38 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+_TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as Domo issues tokens
+
+
+def _check_token(token: object, base_url: str) -> None:
+    """Refuse a token that cannot be what Domo issued, before it reaches a header.
+
+    An HTTP header carries Latin-1 at most (anything else raised UnicodeEncodeError
+    deep inside http.client) and a line break would end the header. The message never
+    quotes the token or its characters.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidTokenError(
+            "The Domo developer token is empty or only spaces",
+            instance=base_url,
+            hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
+        )
+    if any(ch in token for ch in "\r\n"):
+        raise InvalidTokenError(
+            "The Domo developer token contains a line break",
+            instance=base_url,
+            hint="Copy the token again without surrounding whitespace.",
+        )
+    if not _TOKEN_CHARACTERS.fullmatch(token.strip()):
+        raise InvalidTokenError(
+            "The Domo developer token contains a character that is not plain ASCII "
+            "(a space, a control character, an accented letter or a typographic quote)",
+            instance=base_url,
+            hint="Copy the token again from Domo (Admin > Authentication > Access tokens); "
+            "Domo tokens are ASCII letters and digits.",
+        )
+
+
 def _check_ids(ids: Iterable[int]) -> list[int]:
     """Integer ids, deduplicated and sorted; TypeError/ValueError for anything else."""
     if isinstance(ids, (str, bytes)):
@@ -302,13 +355,159 @@ class _Secret:
 
 
 class _Attempt:
-    """Bookkeeping for one retried call: attempts made and waiting time used."""
+    """Bookkeeping for one retried call: attempts made, waiting time used, deadline."""
 
-    def __init__(self, max_attempts: int, max_retry_seconds: float) -> None:
+    def __init__(
+        self, max_attempts: int, max_retry_seconds: float, deadline_at: float = math.inf
+    ) -> None:
         self.max_attempts = max_attempts
         self.budget = max_retry_seconds
         self.number = 0
         self.waited = 0.0
+        self.deadline_at = deadline_at
+
+
+class _DeadlinePassed(Exception):
+    """Internal: the call's deadline passed; ``sent``: the request reached the server."""
+
+    def __init__(self, *, sent: bool) -> None:
+        super().__init__("deadline passed")
+        self.sent = sent
+
+
+class _Watchdog:
+    """Shuts down the connection of one attempt when the call's deadline passes.
+
+    Socket timeouts bound each read, not their sum; shutting the socket down makes a
+    read blocked anywhere (status line, headers, body) return at once.
+    """
+
+    def __init__(self, deadline_at: float) -> None:
+        self.deadline_at = deadline_at
+        self.fired = False
+        self.sent = False  # a socket was attached: the request had been sent
+        self._done = False
+        self._sock: Any = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline_at - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def expired(self) -> bool:
+        return self.fired or time.monotonic() >= self.deadline_at - _DEADLINE_SLACK
+
+    def attach(self, sock: Any) -> None:
+        with self._lock:
+            self._sock = sock
+            self.sent = True
+            if self.fired:
+                _shutdown(sock)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done = True
+            self._sock = None
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+
+def _shutdown(sock: Any) -> None:
+    """Shut a socket down for reading and writing (the TCP socket under TLS too)."""
+    try:
+        if isinstance(sock, socket.socket):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        else:
+            sock.shutdown(socket.SHUT_RDWR)
+    except Exception:  # already closed, or not a socket: nothing to cut
+        logger.debug("could not shut down a socket at the deadline", exc_info=True)
+
+
+_current = threading.local()  # .watch: the _Watchdog of this thread's attempt, if any
+
+
+def _watch_socket(sock: Any) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None and sock is not None:
+        watch.attach(sock)
+
+
+class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _watch_socket(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _watch_socket(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections let the watchdog see their socket."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPPool,
+            "https": _WatchedHTTPSPool,
+        }
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(*args, **kwargs)
+        manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+        return manager
+
+
+def _read_body(response: requests.Response, watch: _Watchdog) -> None:
+    """Read the whole body now, in chunks, checking the deadline between them."""
+    if response._content is not False:  # already buffered (e.g. a test transport)
+        return
+    chunks = []
+    for chunk in response.iter_content(_CHUNK_SIZE):
+        chunks.append(chunk)
+        if watch.expired:
+            raise _DeadlinePassed(sent=True)
+    response._content = b"".join(chunks)
+
+
+def _deadline_setting(deadline: float | None, base_url: str) -> float:
+    """The deadline in seconds: the argument, else DOMO_REQUEST_DEADLINE, else 60."""
+    source = f"deadline={deadline!r}"
+    if deadline is None:
+        text = os.environ.get(DEADLINE_ENV, "").strip()
+        if not text:
+            return DEFAULT_DEADLINE
+        source = f"{DEADLINE_ENV}={text!r}"
+        try:
+            deadline = float(text)
+        except ValueError:
+            deadline = math.nan
+    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
+        deadline = math.nan
+    if not 0 < deadline < math.inf:
+        raise ConfigurationError(
+            f"{source} is not a deadline: give a number of seconds greater than 0",
+            instance=base_url,
+            hint=f"Unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g} seconds.",
+        )
+    return float(deadline)
 
 
 class DomoClient:
@@ -333,21 +532,12 @@ class DomoClient:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
         allowed_hosts: Iterable[str] = (),
+        deadline: float | None = None,
     ) -> None:
         self._base_url = normalize_instance(instance, allowed_hosts)
-        if not isinstance(token, str) or not token.strip():
-            raise ConfigurationError(
-                "The Domo developer token is empty",
-                instance=self._base_url,
-                hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
-            )
-        if any(ch in token for ch in "\r\n"):
-            raise ConfigurationError(
-                "The Domo developer token contains a line break",
-                instance=self._base_url,
-                hint="Copy the token again without surrounding whitespace.",
-            )
+        _check_token(token, self._base_url)
         register_secret(token.strip())  # from now on no error or CLI line can show it
+        self.deadline = _deadline_setting(deadline, self._base_url)
         if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:
             raise ConfigurationError(
                 "timeout must be > 0, max_attempts >= 1, max_retry_seconds and backoff_base >= 0",
@@ -368,7 +558,7 @@ class DomoClient:
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+            adapter = _DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -464,6 +654,11 @@ class DomoClient:
     def _check_dataset_id(self, dataset_id: str) -> str:
         if not isinstance(dataset_id, str) or not dataset_id.strip():
             raise ConfigurationError("The dataset id is empty", instance=self._base_url)
+        if dataset_id.strip() in (".", ".."):
+            # a path segment, not an id: the URL would silently lose it and aim elsewhere
+            raise ConfigurationError(
+                f"{dataset_id.strip()!r} is not a dataset id", instance=self._base_url
+            )
         return dataset_id.strip()
 
     def _check_batch_size(self, batch_size: int | None) -> int:
@@ -520,22 +715,18 @@ class DomoClient:
         index: bool | None = None,
         ids: list[int] | None = None,
     ) -> requests.Response:
-        """One logical call with the retry policy; returns a 2xx response or raises."""
+        """One logical call with the retry policy, all within the deadline; returns a
+        2xx response whose body is read, or raises."""
         url = self.versions_url(dataset_id)
         params = {"index": "true" if index else "false"} if method == "DELETE" else None
-        state = _Attempt(self.max_attempts, self.max_retry_seconds)
+        deadline_at = time.monotonic() + self.deadline
+        state = _Attempt(self.max_attempts, self.max_retry_seconds, deadline_at)
         while True:
             state.number += 1
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=body,
-                    headers=self._headers(json_body=body is not None),
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
+                response = self._attempt(method, url, params, body, deadline_at)
+            except _DeadlinePassed as passed:
+                raise self._deadline_error(passed.sent, method, dataset_id, ids) from None
             except requests.RequestException as exc:
                 error = self._transport_error(exc, method, dataset_id, ids)
                 if isinstance(error, DomoConnectionError) and method == "GET":
@@ -555,6 +746,72 @@ class DomoClient:
                     response.close()
                     continue
             raise error
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        body: bytes | None,
+        deadline_at: float,
+    ) -> requests.Response:
+        """One HTTP exchange, status to last body byte, cut off at ``deadline_at``."""
+        left = deadline_at - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed(sent=False)
+        per_read = min(self.timeout, left)
+        watch = _Watchdog(deadline_at)
+        _current.watch = watch
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                data=body,
+                headers=self._headers(json_body=body is not None),
+                timeout=(per_read, per_read),
+                allow_redirects=False,
+                stream=True,
+            )
+            try:
+                _read_body(response, watch)
+                if watch.fired:  # cut off: what was read (even "complete") is not the answer
+                    raise _DeadlinePassed(sent=True)
+            except BaseException:
+                response.close()
+                raise
+            return response
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            if watch.expired:
+                sent = watch.sent or not (
+                    isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
+                )
+                raise _DeadlinePassed(sent=sent) from exc
+            raise
+        finally:
+            _current.watch = None
+            watch.stop()
+
+    def _deadline_error(
+        self, sent: bool, method: str, dataset_id: str, ids: list[int] | None
+    ) -> DomoError:
+        """The deadline passed: outcome unknown for a DELETE that was sent, else a timeout."""
+        limit = f"the {self.deadline:g} s deadline"
+        logger.warning("%s dataset %s: %s passed", method, dataset_id, limit)
+        if method == "DELETE" and sent:
+            return DeleteOutcomeUnknownError(
+                f"The DELETE of {len(ids or [])} version(s) did not finish within {limit}",
+                ids=ids or [],
+                instance=self._base_url,
+                dataset_id=dataset_id,
+                hint=f"{DeleteOutcomeUnknownError.default_hint} To wait longer, set "
+                f"{DEADLINE_ENV} to more seconds.",
+            )
+        return DeadlineExceededError(
+            f"Domo did not answer the {method} in full within {limit}",
+            instance=self._base_url,
+            dataset_id=dataset_id,
+        )
 
     def _may_retry(
         self, state: _Attempt, delay: float, error: DomoError, method: str, dataset_id: str
@@ -579,6 +836,16 @@ class DomoClient:
                 ),
             )
             logger.warning("%s dataset %s: retry budget exhausted", method, dataset_id)
+            return False
+        if time.monotonic() + delay >= state.deadline_at:
+            self._note_exhausted(
+                error,
+                state,
+                reason=(
+                    f"after {state.number} attempt(s): waiting {delay:.1f}s more would pass "
+                    f"the {self.deadline:g} s deadline"
+                ),
+            )
             return False
         logger.info(
             "%s dataset %s: %s; retrying in %.2fs (attempt %d of %d)",
@@ -856,6 +1123,7 @@ def _describe_transport(exc: requests.RequestException) -> str:
 
 
 __all__ = [
+    "DEADLINE_ENV",
     "RETRY_STATUSES",
     "DomoClient",
     "normalize_instance",

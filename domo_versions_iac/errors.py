@@ -8,6 +8,7 @@ never need to catch anything else.
 
     DomoError
     ├── ConfigurationError (also a ValueError)   bad instance, empty token
+    │   └── InvalidTokenError                   token empty, with a line break, not ASCII
     ├── AuthenticationError                     401
     ├── PermissionDeniedError                   403
     ├── DatasetNotFoundError                    404
@@ -16,6 +17,7 @@ never need to catch anything else.
     ├── ServerError                             5xx after retries ran out
     ├── InvalidResponseError                    2xx whose body is not what Domo documents
     ├── DomoConnectionError                     connection refused/reset, timeout
+    │   └── DeadlineExceededError               no whole answer within the deadline
     ├── ProtectedVersionError (also a ValueError) asked to delete the newest or a processing version
     └── DeleteOutcomeUnknownError               DELETE timed out or got 5xx: ``.ids`` may be gone
 
@@ -147,6 +149,10 @@ class ConfigurationError(DomoError, ValueError):
     """The client was configured wrongly (bad instance, empty token, bad option)."""
 
 
+class InvalidTokenError(ConfigurationError):
+    """The developer token cannot be sent as given (empty, a line break, not ASCII)."""
+
+
 class AuthenticationError(DomoError):
     """401: the developer token is missing, wrong, expired or revoked."""
 
@@ -220,6 +226,20 @@ class ProtectedVersionError(DomoError, ValueError):
     """
 
 
+class DeadlineExceededError(DomoConnectionError):
+    """The whole request (connect, headers, body, retries) did not finish in time.
+
+    Socket timeouts bound each read; a server that trickles a byte at a time never
+    trips them, so every call also has a total deadline (``DomoClient(deadline=...)``,
+    or ``DOMO_REQUEST_DEADLINE`` seconds in the environment).
+    """
+
+    default_hint = (
+        "Domo or the network was too slow; run again later. To wait longer, set "
+        "DOMO_REQUEST_DEADLINE to more seconds (default 60)."
+    )
+
+
 class DeleteOutcomeUnknownError(DomoError):
     """A DELETE got no clear answer (timeout, dropped connection, 5xx).
 
@@ -252,10 +272,12 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "DatasetNotFoundError",
+    "DeadlineExceededError",
     "DeleteOutcomeUnknownError",
     "DomoConnectionError",
     "DomoError",
     "InvalidResponseError",
+    "InvalidTokenError",
     "PermissionDeniedError",
     "ProtectedVersionError",
     "RateLimitedError",

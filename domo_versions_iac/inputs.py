@@ -81,6 +81,12 @@ def parse_inputs(
     )
 
 
+_TOO_LARGE = (
+    "version id {} is above 2^53 - 1 (9007199254740991), the largest integer Pulumi can "
+    "pass exactly (it sends numbers as floats, so the id may already be rounded)"
+)
+
+
 def _integral(value: Any) -> Any:
     """Pulumi sends every number as a float: turn 3.0 back into 3, recursively."""
     if isinstance(value, float) and value.is_integer():
@@ -115,6 +121,9 @@ def _schema_failure(error: Any, given: Mapping[str, Any]) -> tuple[str, str]:
         "maximum": f"must be <= {error.schema.get('maximum')}, got {error.instance!r}",
         "uniqueItems": "must not repeat a version id",
         "minLength": "must not be empty",
-        "pattern": f"{error.instance!r} is not a Domo dataset id (letters, digits, - _ . :)",
+        "pattern": f"{error.instance!r} is not a Domo dataset id: use letters, digits and "
+        "- _ . : only (no spaces or line breaks, and not . or ..)",
     }
+    if error.validator == "maximum" and path.startswith("allowed_versions"):
+        return (path, _TOO_LARGE.format(error.instance))
     return (path or "inputs", described.get(error.validator, error.message))

@@ -376,6 +376,9 @@ def _schema_error(error: Any, data: dict[str, Any]) -> PolicyError:
             )
         return PolicyError(f"policy: expected an object of policy keys ({error.message})")
     key = str(path[0])
+    if error.validator == "maximum" and key == "allowed_versions":
+        # Pulumi passes numbers as floats: a larger id would arrive rounded.
+        return _key_error(key, data.get(key), f"{error.instance} is above 2^53 - 1")
     return _key_error(key, data.get(key))
 
 
@@ -628,12 +631,64 @@ def plan_retention(
         f"allowed_versions: version {i} is not listed by Domo"
         for i in sorted(allowed - seen_allowed)
     )
+    stale = _stale_warning(policy, ordered, keep, len(delete), now)
+    if stale:
+        warnings += (stale,)
     over = budget_violation(len(delete), len(ordered), policy)
     message, limit = (f"{over[0]}. Nothing was deleted.", over[1]) if over else (None, "")
     plan = Plan(tuple(decisions), keep, delete, warnings, policy, now, budget_error=message)
     if message is not None and enforce_budget:
         raise BudgetExceededError(message, plan=plan, would_delete=len(delete), limit=limit)
     return plan
+
+
+def _stale_warning(
+    policy: RetentionPolicy,
+    ordered: list[DataVersion],
+    keep: list[Decision],
+    deleting: int,
+    now: datetime,
+) -> str:
+    """A warning when the time rules keep nothing and no other rule keeps anything.
+
+    keep_within and keep_since count back from now, not from the newest version, so
+    a dataset whose uploads stopped ages out: only the guards (protect_latest) stand
+    between the policy and deleting every version. That must not pass silently.
+    """
+    time_rules = []
+    if policy.keep_within is not None:
+        time_rules.append(f"keep_within {policy.keep_within}")
+    if policy.keep_since is not None:
+        time_rules.append(f"keep_since {format_instant(policy.keep_since)}")
+    if not deleting or not time_rules or not ordered:
+        return ""
+    if any(not reason.startswith("protected:") for d in keep for reason in d.reasons):
+        return ""  # some rule still keeps a version
+    newest = ordered[0]
+    who = (
+        "only protect_latest keeps anything"
+        if policy.protect_latest
+        else "only the newest successful version is kept (it is never deleted)"
+    )
+    verb = "keeps" if len(time_rules) == 1 else "keep"
+    total = len(ordered)
+    return (
+        f"STALE DATASET, uploads may have stopped: the newest version (id {newest.data_id}, "
+        f"recorded {format_instant(newest.recorded_date)}) is {_age(now - newest.recorded_date)} "
+        f"old; {_join_and(time_rules)} {verb} nothing and {who}, so the plan deletes "
+        f"{deleting} of {total} version{'s' if total != 1 else ''}. Check the dataset's "
+        "uploads before applying; to keep more, add keep_last or widen the time rule."
+    )
+
+
+def _age(age: timedelta) -> str:
+    """'45 days', '3 hours', 'less than an hour'."""
+    if age >= timedelta(days=1):
+        return f"{age.days} day{'s' if age.days != 1 else ''}"
+    hours = int(age.total_seconds() // 3600)
+    if hours >= 1:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return "less than an hour"
 
 
 def budget_violation(would: int, total: int, policy: RetentionPolicy) -> tuple[str, str] | None:

@@ -46,6 +46,7 @@ from domo_versions_iac.errors import (
     ConfigurationError,
     DatasetNotFoundError,
     DomoError,
+    InvalidTokenError,
     PermissionDeniedError,
 )
 from domo_versions_iac.inputs import (
@@ -191,7 +192,14 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         """
         inputs = parse_inputs(props, computed_keys=_OUTPUT_KEYS)
         client = self._client(inputs)
-        versions = client.list_versions(inputs.dataset_id)
+        try:
+            versions = client.list_versions(inputs.dataset_id)
+        except DatasetNotFoundError as exc:
+            raise ApplyError(str(_dataset_gone(exc))) from None
+        except DomoError as exc:
+            raise ApplyError(
+                f"Refresh could not list the dataset: {exc} Refresh changed nothing."
+            ) from None
         outs = dict(props)
         known = {DataVersion.from_dict(v) for v in props.get("versions") or []}
         drift = _describe_drift(known, set(versions))
@@ -220,6 +228,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             return _client_for(creds)
         except MissingCredentialsError as exc:  # incl. the stack's token for another instance
             raise InputError([(exc.missing, str(exc))]) from exc
+        except InvalidTokenError as exc:
+            raise InputError([("token", str(exc))]) from exc
         except ConfigurationError as exc:
             raise InputError([("instance", str(exc))]) from exc
 
@@ -349,6 +359,24 @@ def _plan_basis(plan: Plan) -> str:
 def _count(n: int, noun: str) -> str:
     """'1 version', '2 versions'."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _dataset_gone(exc: DatasetNotFoundError) -> DatasetNotFoundError:
+    """The 404 a refresh got, said as what it means for the stack and what to do."""
+    return DatasetNotFoundError(
+        "Refresh cannot read the dataset's versions: Domo says the dataset does not exist",
+        instance=exc.instance,
+        dataset_id=exc.dataset_id,
+        status=exc.status,
+        domo_message=exc.domo_message,
+        toe=exc.toe,
+        hint=(
+            "Refresh changed nothing. If the dataset was deleted in Domo on purpose, remove "
+            "its DatasetVersionRetention from the program and run `pulumi up` (that deletes "
+            "no data), or drop it from the stack with `pulumi state delete <urn>` (`pulumi "
+            "stack --show-urns` lists the urns). Otherwise check dataset_id and the instance."
+        ),
+    )
 
 
 def _ids_text(ids: list[int], limit: int = 100) -> str:

@@ -162,6 +162,18 @@ def test_plan_json_is_the_providers_plan(env: dict[str, str], client: DomoClient
     assert "warning: dataset" in result.stderr and "version 42" in result.stderr
 
 
+def test_plan_warns_about_a_stale_dataset(env: dict[str, str]) -> None:
+    # FIXED's newest upload is 2024-03-05: keep_within 3d from 2024-03-10 keeps nothing.
+    args = ["plan", FIXED, "--keep-within", "3d", "--now", NOW]
+    result = run(args, env)
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines()[-1].startswith("summary: delete 4 of 5 versions")
+    assert f"warning: dataset {FIXED}: STALE DATASET, uploads may have stopped" in result.stderr
+    assert "keep_within 3d keeps nothing and only protect_latest keeps anything" in result.stderr
+    data = json.loads(run([*args, "--json"], env).stdout)
+    assert [w.split(",")[0] for w in data["warnings"]] == ["STALE DATASET"]
+
+
 def test_plan_several_datasets_combined_summary_and_json(env: dict[str, str]) -> None:
     args = ["plan", FIXED, BUDGET_DATASET_ID, "--keep-last", "4", "--now", NOW]
     result = run(args, env)

@@ -208,6 +208,15 @@ def test_direct_construction_is_checked_and_normalised() -> None:
 
 
 @pytest.mark.parametrize(
+    "key", ["keep_last", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly"]
+)
+def test_direct_construction_refuses_a_zero_count(key: str) -> None:
+    # A count of 0 keeps nothing: it would make a rule that looks set but deletes.
+    with pytest.raises(PolicyError, match=rf"policy\.{key}: expected"):
+        RetentionPolicy(**{key: 0, "keep_within": "30d"})
+
+
+@pytest.mark.parametrize(
     ("data", "text"),
     [
         (
@@ -509,6 +518,27 @@ def test_keep_monthly_and_yearly_with_a_leap_day() -> None:
     }
 
 
+def test_keep_monthly_buckets_are_keyed_by_year_and_month() -> None:
+    # March 2024 and March 2023 with no month in between: two different buckets.
+    versions = [ver(1, "2023-03-10T12:00:00Z"), ver(2, "2024-03-10T12:00:00Z")]
+    p = plan(versions, now=at("2024-03-11T00:00:00Z"), keep_monthly=2, protect_latest=0)
+    assert reasons(p) == {2: ("keep_monthly 2024-03",), 1: ("keep_monthly 2023-03",)}
+
+
+def test_keep_within_counts_days_in_the_policy_timezone() -> None:
+    # New York moved to summer time on 2024-03-10: "1d" before 12:00 EDT is 12:00 EST
+    # the day before, 17:00Z, not 16:00Z as in UTC.
+    versions = [ver(1, "2024-03-09T16:30:00Z"), ver(2, "2024-03-10T15:00:00Z")]
+    now = at("2024-03-10T16:00:00Z")
+    utc = plan(versions, now=now, keep_within="1d", protect_latest=0)
+    assert kept(utc) == {1, 2}
+    new_york = plan(
+        versions, now=now, keep_within="1d", protect_latest=0, timezone="America/New_York"
+    )
+    assert kept(new_york) == {2}
+    assert reasons(new_york)[1] == ("no rule keeps it",)
+
+
 def test_calendar_rules_follow_the_policy_timezone() -> None:
     versions = [
         ver(1, "2024-03-29T12:00:00Z"),
@@ -643,6 +673,54 @@ def test_every_reason_is_listed() -> None:
 def many(n: int) -> list[DataVersion]:
     start = at("2024-01-01T00:00:00Z")
     return [ver(i, (start + timedelta(hours=i)).isoformat(), size=10**6) for i in range(1, n + 1)]
+
+
+def stale_dataset(days_old: int = 45, count: int = 60) -> list[DataVersion]:
+    """One upload a day, the last one DAYS_OLD days before NOW."""
+    newest = NOW - timedelta(days=days_old)
+    return [ver(i, (newest - timedelta(days=count - i)).isoformat()) for i in range(1, count + 1)]
+
+
+def test_stale_dataset_warns_that_only_protect_latest_keeps_anything() -> None:
+    p = plan(stale_dataset(), keep_within="30d")
+    assert p.summary().startswith("delete 59 of 60 versions")
+    assert kept(p) == {60}
+    (warning,) = p.warnings
+    assert warning.startswith("STALE DATASET, uploads may have stopped: ")
+    assert "the newest version (id 60, recorded 2024-01-25T12:00:00Z) is 45 days old" in warning
+    assert "keep_within 30d keeps nothing and only protect_latest keeps anything" in warning
+    assert "the plan deletes 59 of 60 versions" in warning
+    assert p.to_dict()["warnings"] == [warning]
+
+
+def test_stale_dataset_without_protect_latest_warns_that_nothing_is_kept() -> None:
+    p = plan(stale_dataset(), keep_since="2024-02-01", protect_latest=0, max_deletions=100)
+    (warning,) = p.warnings
+    assert "keep_since 2024-02-01T00:00:00Z keeps nothing" in warning
+    # the newest successful version is never deleted, even with protect_latest 0
+    assert "only the newest successful version is kept" in warning
+    assert "deletes 59 of 60 versions" in warning
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"keep_within": "30d"},  # the window still holds the newest uploads
+        {"keep_within": "30d", "keep_last": 3},  # another rule keeps versions
+        {"keep_last": 1},  # no time rule: keeping only the newest is what was asked
+    ],
+)
+def test_no_stale_warning_when_a_rule_keeps_versions(policy: dict[str, Any]) -> None:
+    versions = stale_dataset(days_old=2) if "keep_last" not in policy else stale_dataset()
+    p = plan(versions, **policy)
+    assert p.delete
+    assert p.warnings == ()
+
+
+def test_no_stale_warning_when_nothing_is_deleted() -> None:
+    p = plan(stale_dataset(count=1), keep_within="30d")
+    assert not p.delete
+    assert p.warnings == ()
 
 
 def test_budget_exceeded_raises_and_nothing_is_deleted() -> None:
