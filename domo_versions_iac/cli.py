@@ -1,22 +1,25 @@
 """``domo-versions``: list data versions, preview a retention plan, run the emulator.
 
 Built on click. Heavy modules (requests, jsonschema, the emulator) are imported inside
-the commands, and pulumi never, so ``--help`` starts fast. Exit codes follow
-``terraform plan -detailed-exitcode``: 0 success / nothing to delete, 1 error,
-2 deletions pending (``plan`` only). Usage errors exit 1 too, so 2 always means
-"deletions pending".
+the commands, and pulumi never, so ``--help`` starts fast. Exit codes: 0 success, 1
+error; ``plan --detailed-exitcode`` adds 2 "deletions pending", as ``terraform plan
+-detailed-exitcode`` does. Usage errors exit 1 too, so 2 always means "deletions
+pending". The global options (``--instance``, ``--json``, ``--verbose``) are accepted
+before or after the command name.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -48,6 +51,61 @@ CREDENTIALS_HELP = (
 
 class CliError(Exception):
     """An expected failure: printed as one line ``error: ...``, exit 1."""
+
+
+@dataclass
+class GlobalOptions:
+    """Options accepted before or after the command name; given twice, the later wins."""
+
+    instance: str | None = None
+    as_json: bool = False
+    verbose: bool = False
+
+
+def _remember_global(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Store a global option on the context object the group and its commands share."""
+    options = ctx.ensure_object(GlobalOptions)
+    if param.name == "instance":
+        if value is not None:
+            options.instance = value
+    elif value and param.name is not None:
+        setattr(options, param.name, True)
+    return value
+
+
+_VERBOSE_OPTION = click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    expose_value=False,
+    callback=_remember_global,
+    help="On error, also print the exception chain.",
+)
+
+
+def _global_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--instance``, ``--json``, ``--verbose`` on the group and on each command, so
+    ``domo-versions --instance X ls ID`` and ``domo-versions ls ID --instance X`` agree."""
+    func = _VERBOSE_OPTION(func)
+    func = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_global,
+        help="Print JSON (see the command's help).",
+    )(func)
+    return click.option(
+        "--instance",
+        metavar="INSTANCE",
+        expose_value=False,
+        callback=_remember_global,
+        help="Domo instance (default: $DOMO_INSTANCE).",
+    )(func)
+
+
+def _globals() -> GlobalOptions:
+    return click.get_current_context().ensure_object(GlobalOptions)
 
 
 class _Group(click.Group):
@@ -274,16 +332,8 @@ def _report(errors: dict[str, DomoError], verbose: bool) -> None:
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by ``ls`` and ``plan``."""
-    func = click.option(
-        "-v", "--verbose", is_flag=True, help="On error, also print the exception chain."
-    )(func)
-    func = click.option("--json", "as_json", is_flag=True, help="Print JSON (see above).")(func)
-    func = click.option(
-        "--instance",
-        metavar="INSTANCE",
-        help="Domo instance (default: $DOMO_INSTANCE).",
-    )(func)
+    """Arguments and options shared by ``ls`` and ``plan``."""
+    func = _global_options(func)
     return click.argument("dataset_ids", nargs=-1, required=True, metavar="DATASET_ID...")(func)
 
 
@@ -298,45 +348,48 @@ def _print_json(data: Any) -> None:
     cls=_Group, epilog=CREDENTIALS_HELP, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(__version__, "-V", "--version", prog_name="domo-versions")
+@_global_options
 def cli() -> None:
     """List Domo dataset data versions and preview what a retention policy deletes.
 
     The same plan the Pulumi resource DatasetVersionRetention makes; this command
     never deletes anything.
 
-    Exit codes: 0 success (plan: nothing to delete), 1 error (including usage
-    errors), 2 plan: deletions pending. Errors are one line on stderr; add
-    --verbose to a command for the exception chain.
+    The options below may also follow the command name (domo-versions ls ID
+    --instance acme). Exit codes: 0 success, 1 error (including usage errors);
+    with plan --detailed-exitcode, 2 when deletions are pending. Errors are one
+    line on stderr; --verbose adds the exception chain.
     """
 
 
 @cli.command("ls", epilog=CREDENTIALS_HELP)
 @_common
-def ls_command(
-    dataset_ids: tuple[str, ...], instance: str | None, as_json: bool, verbose: bool
-) -> None:
+def ls_command(dataset_ids: tuple[str, ...]) -> None:
     """List the data versions of one or more datasets.
 
     One table per dataset (id, recorded, status, rows, bytes; newest first) with a
     totals line. Several datasets are listed in parallel.
 
-    --json prints {"format_version": 1, "dataset_id": ..., "versions": [...],
-    "totals": {...}} for one dataset, and {"format_version": 1, "datasets":
-    {DATASET_ID: {"versions": [...], "totals": {...}}}} for several.
+    --json prints one shape whatever the number of datasets: {"format_version":
+    2, "datasets": {DATASET_ID: {"versions": [...], "totals": {...}}}}; a dataset
+    that could not be listed holds {"error": {"type", "status", "message"}}
+    instead.
 
     Exit codes: 0 every dataset listed, 1 error. A dataset Domo does not know or
-    denies (404, 403) is one error line and the others are still shown; --json
-    prints nothing unless every dataset was listed.
+    denies (404, 403) is one error line (and an "error" entry with --json); the
+    others are still shown. An error that concerns every dataset (token,
+    instance) prints nothing on stdout.
     """
     from domo_versions_iac import render
 
     ids = _unique(dataset_ids)
+    options = _globals()
+    verbose = options.verbose
     with _logging(verbose), _errors(verbose):
-        with _client(instance) as client:
+        with _client(options.instance) as client:
             listings, errors = list_datasets(client, ids, Progress(len(ids)))
-        if as_json:
-            if not errors:
-                _print_json(render.listings_json(listings))
+        if options.as_json:
+            _print_json(render.listings_json(listings, errors, ids))
         elif listings:
             blocks = [render.listing_block(ds, versions) for ds, versions in listings.items()]
             if len(listings) > 1:
@@ -364,17 +417,9 @@ def _policy_input(
     given = {key: value for key, value in flags.items() if value is not None}
     if given:
         policy = {**(policy or {}), **given}
-    allowed_ids: list[int] | None = None
-    if allowed is not None:
-        try:
-            allowed_ids = [int(part) for part in allowed.split(",") if part.strip()]
-        except ValueError:
-            raise CliError(
-                f"--allowed-versions: expected version ids separated by commas such as 3,4, "
-                f"got {allowed!r}"
-            ) from None
-        if policy is not None:
-            policy.pop("allowed_versions", None)  # the flag overrides the file's key
+    allowed_ids = None if allowed is None else _parse_allowed(allowed)
+    if allowed_ids is not None and policy is not None:
+        policy.pop("allowed_versions", None)  # the flag overrides the file's key
     if policy is None and allowed_ids is None:
         raise CliError(
             "no retention policy given: pass --policy FILE or a keep rule such as "
@@ -383,17 +428,41 @@ def _policy_input(
     return policy, allowed_ids
 
 
+def _parse_allowed(text: str) -> list[int]:
+    """``3,4`` -> [3, 4]. Blank (``''``, `` , ``) or an empty item is an error: a stray
+    comma must not silently become "allow no version by id"."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        if not all(parts):
+            raise ValueError(text)
+        return [int(part) for part in parts]
+    except ValueError:
+        raise CliError(
+            f"--allowed-versions: expected version ids separated by commas such as 3,4, "
+            f"got {text!r}"
+        ) from None
+
+
 def _parse_now(text: str | None) -> datetime:
+    """``--now``; an instant without an offset is read as UTC, and a note says so."""
     if text is None:
         return datetime.now(timezone.utc)
-    from domo_versions_iac.models import parse_instant
+    from domo_versions_iac.models import format_instant, parse_instant
 
     try:
-        return parse_instant(text)
+        moment = parse_instant(text)
+        naive = datetime.fromisoformat(text.replace("Z", "+00:00")).tzinfo is None
     except ValueError:
         raise CliError(
             f"--now: expected an ISO-8601 instant such as 2024-03-10T12:00:00Z, got {text!r}"
         ) from None
+    if naive:
+        click.echo(
+            f"note: --now {text} has no UTC offset; assumed UTC ({format_instant(moment)}). "
+            "Add Z or an offset such as +01:00 to say otherwise.",
+            err=True,
+        )
+    return moment
 
 
 _POLICY_FLAGS = (
@@ -440,15 +509,22 @@ def _policy_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @cli.command("plan", epilog=CREDENTIALS_HELP)
 @_common
 @_policy_options
-@click.option("--now", metavar="INSTANT", help="Plan as of this ISO-8601 instant (default: now).")
+@click.option(
+    "--now",
+    metavar="INSTANT",
+    help="Plan as of this ISO-8601 instant (default: now; no offset means UTC).",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when deletions are pending (0 only when nothing would be deleted).",
+)
 def plan_command(
     dataset_ids: tuple[str, ...],
-    instance: str | None,
-    as_json: bool,
-    verbose: bool,
     policy_file: str | None,
     allowed_versions: str | None,
     now: str | None,
+    detailed_exitcode: bool,
     **flags: Any,
 ) -> None:
     """Show what the retention policy would delete, without deleting anything.
@@ -460,22 +536,25 @@ def plan_command(
     max_deletion_share) are shown and reported as an error, as `pulumi preview`
     refuses them.
 
-    --json prints the versioned plan JSON (plan.schema.json) for one dataset, and
-    {"format_version": 1, "plans": {DATASET_ID: PLAN}} for several; nothing
-    unless every dataset was listed (a 404/403 dataset is one error line, the
-    others are still planned in the table output).
+    --json prints one shape whatever the number of datasets: {"format_version":
+    2, "datasets": {DATASET_ID: PLAN}}, each PLAN the versioned plan JSON
+    (plan.schema.json), or {"error": {"type", "status", "message"}} for a dataset
+    that could not be listed (404, 403); the others are still planned.
 
     \b
-    Exit codes (like terraform plan -detailed-exitcode):
-      0  nothing would be deleted
-      1  error (bad policy, credentials, Domo error, over budget)
-      2  deletions pending in at least one dataset
+    Exit codes:
+      0  success (with --detailed-exitcode: nothing would be deleted)
+      1  error (bad policy, credentials, a dataset not listed, over budget)
+      2  only with --detailed-exitcode: deletions pending in at least one
+         dataset (as terraform plan -detailed-exitcode)
     """
     from domo_versions_iac import render
     from domo_versions_iac.inputs import InputError, parse_inputs
     from domo_versions_iac.policy import plan_retention
 
     ids = _unique(dataset_ids)
+    options = _globals()
+    verbose = options.verbose
     with _logging(verbose), _errors(verbose):
         policy, allowed_ids = _policy_input(policy_file, flags, allowed_versions)
         moment = _parse_now(now)
@@ -490,15 +569,14 @@ def plan_command(
                 )
             ) from exc
         effective = checked[0].policy
-        with _client(instance) as client:
+        with _client(options.instance) as client:
             listings, errors = list_datasets(client, ids, Progress(len(ids)))
         plans: dict[str, Plan] = {
             ds: plan_retention(versions, effective, moment, enforce_budget=False)
             for ds, versions in listings.items()
         }
-        if as_json:
-            if not errors:
-                _print_json(render.plans_json(plans))
+        if options.as_json:
+            _print_json(render.plans_json(plans, errors, ids))
         elif plans:
             blocks = [render.plan_block(ds, plan) for ds, plan in plans.items()]
             if len(plans) > 1:
@@ -513,10 +591,11 @@ def plan_command(
         _report(errors, verbose)
         if any(p.budget_error for p in plans.values()):
             sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_PENDING if any(p.delete for p in plans.values()) else EXIT_OK)
+    pending = any(p.delete for p in plans.values())
+    sys.exit(EXIT_PENDING if detailed_exitcode and pending else EXIT_OK)
 
 
-@cli.command("emulator")
+@cli.group("emulator", cls=_Group, invoke_without_command=True)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -537,15 +616,23 @@ def plan_command(
     metavar="SECONDS",
     help="Delay every API answer by this many seconds.",
 )
-@click.option("-v", "--verbose", is_flag=True, help="On error, also print the exception chain.")
-def emulator_command(port: int, seed_path: str | None, latency: float, verbose: bool) -> None:
+@_VERBOSE_OPTION
+@click.pass_context
+def emulator_command(ctx: click.Context, port: int, seed_path: str | None, latency: float) -> None:
     """Run the local Domo emulator on 127.0.0.1 until Ctrl-C or SIGTERM.
 
     Prints the URL it listens on (first line), the token it accepts and its dataset
     ids. Point the other commands at it with DOMO_INSTANCE=URL and
     DOMO_DEVELOPER_TOKEN=TOKEN. Exit codes: 0 stopped cleanly, 1 error (bad seed,
     port in use).
+
+    The subcommands talk to an emulator that is already running (its URL from
+    --url or DOMO_INSTANCE): add-version simulates an upload, status says whether
+    it is up (and can wait for it).
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    verbose = _globals().verbose
     with _errors(verbose):
         from domo_versions_iac.emulator import SeedError, serve
 
@@ -583,6 +670,149 @@ def emulator_command(port: int, seed_path: str | None, latency: float, verbose: 
         signal.signal(signal.SIGTERM, previous)
         server.stop()
     click.echo("emulator stopped", err=True)
+
+
+def _emulator_url(url: str | None) -> str:
+    """The running emulator's base URL: --url, else --instance, else DOMO_INSTANCE."""
+    chosen = url or _globals().instance or os.environ.get("DOMO_INSTANCE", "").strip()
+    if not chosen:
+        raise CliError(
+            "no emulator URL given: pass --url http://127.0.0.1:PORT (printed by "
+            "`domo-versions emulator`) or set DOMO_INSTANCE"
+        )
+    if not chosen.startswith(("http://", "https://")):
+        raise CliError(
+            f"--url: expected the emulator's URL such as http://127.0.0.1:8123, got {chosen!r}"
+        )
+    return chosen.rstrip("/")
+
+
+def _unreachable(url: str) -> CliError:
+    return CliError(
+        f"no emulator answers at {url}: start one with `domo-versions emulator --port PORT` "
+        "and pass its URL"
+    )
+
+
+_URL_OPTION = click.option(
+    "--url",
+    metavar="URL",
+    help="The running emulator, e.g. http://127.0.0.1:8123 (default: $DOMO_INSTANCE).",
+)
+
+
+@emulator_command.command("add-version")
+@click.argument("dataset_id", metavar="DATASET_ID")
+@click.option(
+    "--status",
+    type=click.Choice(["success", "error", "processing"]),
+    default="success",
+    show_default=True,
+    help="The upload's status.",
+)
+@click.option("--rows", type=click.IntRange(min=0), default=10_000, show_default=True, help="Rows.")
+@click.option(
+    "--bytes",
+    "num_bytes",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Bytes (default: 120 per row).",
+)
+@click.option(
+    "--recorded",
+    metavar="INSTANT",
+    help="When it was recorded, ISO-8601 (default: now).",
+)
+@_URL_OPTION
+@_global_options
+def add_version_command(
+    dataset_id: str,
+    status: str,
+    rows: int,
+    num_bytes: int | None,
+    recorded: str | None,
+    url: str | None,
+) -> None:
+    """Simulate an upload: add a version (the next id) to a dataset of a running emulator.
+
+    Prints the new version; --json prints its record as Domo lists it. Exit codes:
+    0 added, 1 error (no emulator at the URL, unknown dataset, bad value).
+    """
+    options = _globals()
+    with _errors(options.verbose):
+        import requests
+
+        from domo_versions_iac.emulator.control import EmulatorControl, EmulatorControlError
+        from domo_versions_iac.models import DataVersion, format_instant
+        from domo_versions_iac.policy import format_bytes, format_count
+
+        base = _emulator_url(url)
+        fields: dict[str, Any] = {"upload_status": status, "num_rows": rows}
+        if num_bytes is not None:
+            fields["num_bytes"] = num_bytes
+        if recorded is not None:
+            fields["recorded_date"] = recorded
+        try:
+            with EmulatorControl(base) as control:
+                record = control.add_version(dataset_id, **fields)
+        except requests.RequestException as exc:
+            raise _unreachable(base) from exc
+        except EmulatorControlError as exc:
+            if exc.status == 404:
+                raise CliError(f"the emulator at {base} has no dataset {dataset_id}") from exc
+            raise CliError(str(exc)) from exc
+        if options.as_json:
+            _print_json(record)
+            return
+        version = DataVersion.from_api(record)
+        click.echo(
+            f"added version {version.data_id} to dataset {dataset_id}: {version.upload_status}, "
+            f"recorded {format_instant(version.recorded_date)}, "
+            f"{format_count(version.num_rows)} rows, {format_bytes(version.num_bytes)}"
+        )
+
+
+@emulator_command.command("status")
+@_URL_OPTION
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait up to this long for the emulator to answer (e.g. just after starting it).",
+)
+@_global_options
+def status_command(url: str | None, wait: float) -> None:
+    """Say whether an emulator answers at the URL, and list its datasets.
+
+    Exit codes: 0 it answers, 1 it does not (within --wait seconds).
+    """
+    options = _globals()
+    with _errors(options.verbose):
+        import requests
+
+        from domo_versions_iac.emulator.control import EmulatorControl, EmulatorControlError
+
+        base = _emulator_url(url)
+        deadline = time.monotonic() + wait
+        with EmulatorControl(base, timeout=2.0) as control:
+            while True:
+                try:
+                    health = control.health()
+                    break
+                except EmulatorControlError as exc:
+                    raise CliError(f"{base} answers, but not as the emulator: {exc}") from exc
+                except requests.RequestException as exc:
+                    if time.monotonic() >= deadline:
+                        raise _unreachable(base) from exc
+                    time.sleep(0.1)
+        if options.as_json:
+            _print_json({"url": base, **health})
+            return
+        datasets = health.get("datasets", [])
+        click.echo(f"emulator at {base} is up: {len(datasets)} datasets")
+        for dataset_id in datasets:
+            click.echo(f"  {dataset_id}")
 
 
 def main() -> None:

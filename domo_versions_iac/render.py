@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from domo_versions_iac.models import DataVersion
     from domo_versions_iac.policy import Plan
 
-LISTING_FORMAT_VERSION = 1
+# 2: one shape for any number of datasets, per-dataset errors inside.
+LISTING_FORMAT_VERSION = 2
+PLANS_FORMAT_VERSION = 2
 _RIGHT = {0, 3, 4}  # id, rows, bytes
 
 
@@ -89,19 +91,28 @@ def listing_dict(versions: Sequence[DataVersion]) -> dict[str, Any]:
     }
 
 
-def listings_json(listings: Mapping[str, Sequence[DataVersion]]) -> dict[str, Any]:
-    """``ls --json``: one dataset → its listing; several → keyed by dataset id."""
-    if len(listings) == 1:
-        ((dataset_id, versions),) = listings.items()
-        return {
-            "format_version": LISTING_FORMAT_VERSION,
-            "dataset_id": dataset_id,
-            **listing_dict(versions),
-        }
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    """A per-dataset failure inside ``--json`` output: what failed, and the HTTP status."""
     return {
-        "format_version": LISTING_FORMAT_VERSION,
-        "datasets": {ds: listing_dict(versions) for ds, versions in listings.items()},
+        "type": type(exc).__name__,
+        "status": getattr(exc, "status", None),
+        "message": str(exc),
     }
+
+
+def listings_json(
+    listings: Mapping[str, Sequence[DataVersion]],
+    errors: Mapping[str, BaseException],
+    order: Sequence[str],
+) -> dict[str, Any]:
+    """``ls --json``: the same shape for one dataset or many; a failed dataset holds
+    ``{"error": {...}}`` instead of its listing, so one 404 hides nothing else."""
+    datasets = {
+        ds: listing_dict(listings[ds]) if ds in listings else {"error": error_dict(errors[ds])}
+        for ds in order
+        if ds in listings or ds in errors
+    }
+    return {"format_version": LISTING_FORMAT_VERSION, "datasets": datasets}
 
 
 def plan_block(dataset_id: str, plan: Plan) -> str:
@@ -134,8 +145,14 @@ def plans_total(plans: Mapping[str, Plan]) -> str:
     )
 
 
-def plans_json(plans: Mapping[str, Plan]) -> dict[str, Any]:
-    """``plan --json``: one dataset → ``Plan.to_dict()``; several → keyed by dataset id."""
-    if len(plans) == 1:
-        return next(iter(plans.values())).to_dict()
-    return {"format_version": 1, "plans": {ds: p.to_dict() for ds, p in plans.items()}}
+def plans_json(
+    plans: Mapping[str, Plan], errors: Mapping[str, BaseException], order: Sequence[str]
+) -> dict[str, Any]:
+    """``plan --json``: the same shape for one dataset or many, each ``Plan.to_dict()``
+    (plan.schema.json) or ``{"error": {...}}`` when the dataset could not be listed."""
+    datasets = {
+        ds: plans[ds].to_dict() if ds in plans else {"error": error_dict(errors[ds])}
+        for ds in order
+        if ds in plans or ds in errors
+    }
+    return {"format_version": PLANS_FORMAT_VERSION, "datasets": datasets}

@@ -13,6 +13,14 @@ import requests
 from domo_versions_iac.emulator.store import Fault
 
 
+class EmulatorControlError(RuntimeError):
+    """A control request the emulator refused; ``status`` is its HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class EmulatorControl:
     """``EmulatorControl("http://127.0.0.1:8123").inject_fault(Fault(status=429))``."""
 
@@ -26,8 +34,13 @@ class EmulatorControl:
             method, f"{self.url}/_emulator/{path}", json=body, timeout=self.timeout
         )
         if response.status_code != 200:
-            raise RuntimeError(
-                f"emulator control {method} {path} failed ({response.status_code}): {response.text}"
+            try:
+                detail = response.json().get("message") or response.text
+            except (ValueError, AttributeError):
+                detail = response.text
+            raise EmulatorControlError(
+                f"emulator control {method} {path} failed ({response.status_code}): {detail}",
+                response.status_code,
             )
         return response.json()
 

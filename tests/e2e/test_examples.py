@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
@@ -72,18 +71,3 @@ def test_policy_fleet_applies_each_policy_from_configuration(
     assert set(plans) == {"sales", "web-events", "budget"}
     assert all(summary.startswith("deleted ") for summary in plans.values()), plans
     ws.preview("--expect-no-changes")
-
-
-def test_ci_workflow_previews_pull_requests_and_applies_main() -> None:
-    workflow = yaml.safe_load((EXAMPLES / "ci/.github/workflows/domo-versions.yml").read_text())
-    jobs = workflow["jobs"]
-    triggers = workflow[True] if True in workflow else workflow["on"]  # YAML 1.1 reads "on" as True
-    assert "pull_request" in triggers and "push" in triggers
-    steps = {job: [s.get("with", {}) for s in spec["steps"]] for job, spec in jobs.items()}
-    preview = [w for w in steps["preview"] if w.get("command") == "preview"]
-    assert preview and preview[0].get("comment-on-pr") is True and preview[0].get("diff") is True
-    assert [w for w in steps["apply"] if w.get("command") == "up"]
-    assert "refs/heads/main" in jobs["apply"]["if"]
-    text = (EXAMPLES / "ci/.github/workflows/domo-versions.yml").read_text()
-    for secret in ("DOMO_DEVELOPER_TOKEN", "PULUMI_ACCESS_TOKEN"):
-        assert f"secrets.{secret}" in text

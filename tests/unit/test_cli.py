@@ -113,22 +113,25 @@ def test_ls_several_datasets_adds_a_grand_total_and_no_progress_off_tty(
     assert result.stderr == ""  # no progress indicator: stderr is not a terminal
 
 
-def test_ls_json(env: dict[str, str]) -> None:
+def test_ls_json_has_one_shape_for_one_or_several_datasets(env: dict[str, str]) -> None:
     one = json.loads(run(["ls", FIXED, "--json"], env).stdout)
-    assert one["format_version"] == 1 and one["dataset_id"] == FIXED
-    assert [v["data_id"] for v in one["versions"]] == [5, 4, 3, 2, 1]
-    assert one["totals"] == {"versions": 5, "rows": 10_000, "bytes": 1_000_000}
+    assert one["format_version"] == 2 and list(one["datasets"]) == [FIXED]
+    listing = one["datasets"][FIXED]
+    assert [v["data_id"] for v in listing["versions"]] == [5, 4, 3, 2, 1]
+    assert listing["totals"] == {"versions": 5, "rows": 10_000, "bytes": 1_000_000}
     several = json.loads(run(["ls", FIXED, BUDGET_DATASET_ID, "--json"], env).stdout)
+    assert several["format_version"] == 2
     assert set(several["datasets"]) == {FIXED, BUDGET_DATASET_ID}
+    assert several["datasets"][FIXED] == listing
     assert several["datasets"][BUDGET_DATASET_ID]["totals"]["versions"] == 5
 
 
 # --------------------------------------------------------------------------- plan
 
 
-def test_plan_with_pending_deletions_exits_2_and_shows_reasons(env: dict[str, str]) -> None:
+def test_plan_with_pending_deletions_exits_0_and_shows_reasons(env: dict[str, str]) -> None:
     result = run(["plan", FIXED, "--keep-last", "2", "--now", NOW], env)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 0, result.output
     out = result.stdout
     assert f"dataset {FIXED} (planned at {NOW})" in out
     assert "policy: keep the 2 newest successful versions" in out
@@ -140,16 +143,30 @@ def test_plan_with_pending_deletions_exits_2_and_shows_reasons(env: dict[str, st
 
 
 def test_plan_with_nothing_to_delete_exits_0(env: dict[str, str]) -> None:
-    result = run(["plan", FIXED, "--keep-last", "10", "--keep-failed", "--now", NOW], env)
+    args = ["plan", FIXED, "--keep-last", "10", "--keep-failed", "--now", NOW]
+    result = run(args, env)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "summary: nothing to delete: 5 versions kept"
+    assert run([*args, "--detailed-exitcode"], env).exit_code == 0
+
+
+def test_detailed_exitcode_is_2_when_deletions_are_pending(env: dict[str, str]) -> None:
+    result = run(["plan", FIXED, "--keep-last", "2", "--now", NOW, "--detailed-exitcode"], env)
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines()[-1].startswith("summary: delete 3 of 5 versions")
+    pending_json = run(["plan", FIXED, "--keep-last", "2", "--detailed-exitcode", "--json"], env)
+    assert pending_json.exit_code == 2
+    several = ["plan", FIXED, "no-such-dataset", "--keep-last", "2", "--detailed-exitcode"]
+    assert run(several, env).exit_code == 1  # an error outranks "pending"
 
 
 def test_plan_json_is_the_providers_plan(env: dict[str, str], client: DomoClient) -> None:
     policy = ["--keep-within", "3d", "--allowed-versions", "1,42"]
     result = run(["plan", FIXED, *policy, "--now", NOW, "--json"], env)
-    assert result.exit_code == 2, result.output
-    data = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    envelope = json.loads(result.stdout)
+    assert envelope["format_version"] == 2 and list(envelope["datasets"]) == [FIXED]
+    data = envelope["datasets"][FIXED]
     validator("plan").validate(data)
     inputs = parse_inputs(
         {"dataset_id": FIXED, "policy": {"keep_within": "3d"}, "allowed_versions": [1, 42]}
@@ -166,25 +183,26 @@ def test_plan_warns_about_a_stale_dataset(env: dict[str, str]) -> None:
     # FIXED's newest upload is 2024-03-05: keep_within 3d from 2024-03-10 keeps nothing.
     args = ["plan", FIXED, "--keep-within", "3d", "--now", NOW]
     result = run(args, env)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 0, result.output  # plan exits 0 unless --detailed-exitcode
     assert result.stdout.splitlines()[-1].startswith("summary: delete 4 of 5 versions")
     assert f"warning: dataset {FIXED}: STALE DATASET, uploads may have stopped" in result.stderr
     assert "keep_within 3d keeps nothing and only protect_latest keeps anything" in result.stderr
     data = json.loads(run([*args, "--json"], env).stdout)
-    assert [w.split(",")[0] for w in data["warnings"]] == ["STALE DATASET"]
+    warnings = data["datasets"][FIXED]["warnings"]
+    assert [w.split(",")[0] for w in warnings] == ["STALE DATASET"]
 
 
 def test_plan_several_datasets_combined_summary_and_json(env: dict[str, str]) -> None:
     args = ["plan", FIXED, BUDGET_DATASET_ID, "--keep-last", "4", "--now", NOW]
     result = run(args, env)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 0, result.output
     assert result.stdout.count("summary: ") == 2
     last = result.stdout.splitlines()[-1]
     assert last.startswith("total: delete 2 of 10 versions in 2 of 2 datasets, ")
     assert "listed" not in result.stderr
     data = json.loads(run([*args, "--json"], env).stdout)
-    assert data["format_version"] == 1 and set(data["plans"]) == {FIXED, BUDGET_DATASET_ID}
-    for plan in data["plans"].values():
+    assert data["format_version"] == 2 and set(data["datasets"]) == {FIXED, BUDGET_DATASET_ID}
+    for plan in data["datasets"].values():
         validator("plan").validate(plan)
 
 
@@ -192,10 +210,12 @@ def test_policy_file_with_flag_overrides(env: dict[str, str], tmp_path: Path) ->
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"keep_last": 1, "allowed_versions": [1]}))
     result = run(["plan", FIXED, "--policy", str(policy), "--now", NOW, "--json"], env)
-    assert json.loads(result.stdout)["policy"] == {"keep_last": 1, "allowed_versions": [1]}
+    plan = json.loads(result.stdout)["datasets"][FIXED]
+    assert plan["policy"] == {"keep_last": 1, "allowed_versions": [1]}
     flags = ["--keep-last", "3", "--allowed-versions", "2", "--now", NOW, "--json"]
     result = run(["plan", FIXED, "--policy", str(policy), *flags], env)
-    assert json.loads(result.stdout)["policy"] == {"keep_last": 3, "allowed_versions": [2]}
+    plan = json.loads(result.stdout)["datasets"][FIXED]
+    assert plan["policy"] == {"keep_last": 3, "allowed_versions": [2]}
 
 
 def test_budget_error_shows_the_plan_and_exits_1(env: dict[str, str]) -> None:
@@ -218,6 +238,9 @@ def test_budget_error_shows_the_plan_and_exits_1(env: dict[str, str]) -> None:
         (["--protect-latest", "2"], ["empty policy would delete every version"]),
         ([], ["no retention policy given", "--keep-last"]),
         (["--allowed-versions", "3,x"], ["--allowed-versions", "3,4"]),
+        (["--allowed-versions", " , "], ["--allowed-versions", "got ' , '"]),
+        (["--allowed-versions", ""], ["--allowed-versions", "got ''"]),
+        (["--allowed-versions", "3,,4"], ["--allowed-versions", "got '3,,4'"]),
         (["--keep-last", "1", "--now", "yesterday"], ["--now", "ISO-8601"]),
         (["--policy", "/nonexistent/policy.json"], ["cannot read policy file", "policy.json"]),
     ],
@@ -247,7 +270,23 @@ def test_unknown_dataset_among_several_still_lists_the_others(env: dict[str, str
     assert result.exit_code == 1
     assert f"dataset {FIXED}" in result.stdout
     assert result.stderr.count("error: ") == 1 and "404" in result.stderr
-    assert run(["ls", FIXED, "no-such-dataset", "--json"], env).stdout == ""
+
+
+@pytest.mark.parametrize("command", [["ls"], ["plan", "--keep-last", "2"]])
+def test_json_holds_per_dataset_errors_beside_the_other_datasets(
+    env: dict[str, str], command: list[str]
+) -> None:
+    result = run([*command, "no-such-dataset", FIXED, "--json"], env)
+    assert result.exit_code == 1
+    assert result.stderr.count("error: ") == 1 and "no-such-dataset" in result.stderr
+    datasets = json.loads(result.stdout)["datasets"]
+    assert set(datasets) == {"no-such-dataset", FIXED}
+    error = datasets["no-such-dataset"]["error"]
+    assert error["status"] == 404 and error["type"] == "DatasetNotFoundError"
+    assert "no-such-dataset" in error["message"]
+    assert len(datasets[FIXED]["versions"]) == 5
+    alone = json.loads(run([*command, "no-such-dataset", "--json"], env).stdout)
+    assert alone["datasets"]["no-such-dataset"]["error"]["status"] == 404
 
 
 def test_missing_credentials_are_one_line(emulator: EmulatorServer) -> None:
@@ -314,11 +353,106 @@ def test_usage_errors_exit_1_not_2() -> None:
 
 def test_help_documents_exit_codes_and_token_source() -> None:
     text = run(["plan", "--help"]).stdout
-    assert "0  nothing would be deleted" in text and "2  deletions pending" in text
+    assert "--detailed-exitcode: nothing would be deleted" in " ".join(text.split())
+    assert "2  only with --detailed-exitcode: deletions pending" in text
     flat = " ".join(text.split())
     assert "token only from DOMO_DEVELOPER_TOKEN" in flat and "leak into shell history" in flat
     assert "--token" not in text
     assert run(["--version"]).stdout.strip() == "domo-versions, version 0.1.0"
+
+
+# --------------------------------------------------------------------------- global options
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--instance", "{url}", "--json", "ls", FIXED],
+        ["ls", FIXED, "--instance", "{url}", "--json"],
+        ["--json", "ls", "--instance", "{url}", FIXED],
+    ],
+)
+def test_global_options_work_before_or_after_the_command(
+    emulator: EmulatorServer, env: dict[str, str], args: list[str]
+) -> None:
+    argv = [arg.format(url=emulator.url) for arg in args]
+    result = run(argv, {"DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["datasets"][FIXED]["totals"]["versions"] == 5
+
+
+def test_global_options_before_plan_and_the_later_instance_wins(
+    emulator: EmulatorServer, env: dict[str, str]
+) -> None:
+    wrong = f"http://127.0.0.1:{closed_port()}"
+    args = ["--instance", wrong, "--json", "plan", FIXED, "--keep-last", "2"]
+    result = run([*args, "--instance", emulator.url], {"DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["datasets"][FIXED]["summary"]["delete"]["count"] == 3
+    env["DOMO_DEVELOPER_TOKEN"] = "wrong"
+    verbose_first = run(["--verbose", "ls", FIXED], env)
+    assert "Traceback" in verbose_first.stderr and "AuthenticationError" in verbose_first.stderr
+
+
+def test_a_naive_now_says_it_assumed_utc(env: dict[str, str]) -> None:
+    result = run(["plan", FIXED, "--keep-last", "2", "--now", "2024-03-10T12:00:00"], env)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "note: --now 2024-03-10T12:00:00 has no UTC offset; assumed UTC "
+        "(2024-03-10T12:00:00Z). Add Z or an offset such as +01:00 to say otherwise."
+    ]
+    assert "(planned at 2024-03-10T12:00:00Z)" in result.stdout
+    for aware in (NOW, "2024-03-10T13:00:00+01:00"):
+        assert run(["plan", FIXED, "--keep-last", "2", "--now", aware], env).stderr == ""
+
+
+# --------------------------------------------------------------------------- emulator controls
+
+
+def test_emulator_add_version_simulates_an_upload(
+    emulator: EmulatorServer, env: dict[str, str]
+) -> None:
+    url = ["--url", emulator.url]
+    result = run(["emulator", "add-version", FIXED, "--rows", "2000", "--bytes", "5000", *url])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"added version 6 to dataset {FIXED}: success, recorded ")
+    assert result.stdout.rstrip().endswith("2.0 k rows, 5.0 kB")
+    args = ["emulator", "add-version", FIXED, "--status", "processing", "--json"]
+    record = json.loads(run(args, env).stdout)  # the URL from DOMO_INSTANCE
+    assert record["dataId"] == 7 and record["uploadStatus"] == "processing"
+    recorded = ["--status", "error", "--recorded", "2024-03-06T00:00:00Z"]
+    assert run(["emulator", "add-version", FIXED, *recorded, *url]).exit_code == 0
+    listed = [(v["dataId"], v["uploadStatus"]) for v in emulator.store.list_versions(FIXED)]
+    assert listed[-3:] == [(6, "success"), (7, "processing"), (8, "error")]
+    assert emulator.store.list_versions(FIXED)[-1]["recordedDate"] == "2024-03-06T00:00:00Z"
+    lines = run(["ls", FIXED], env).stdout.splitlines()
+    assert lines[-1].startswith("total: 8 versions")
+
+
+def test_emulator_add_version_errors_are_one_line(emulator: EmulatorServer) -> None:
+    url = ["--url", emulator.url]
+    unknown = run(["emulator", "add-version", "no-such-dataset", *url])
+    assert_one_line_error(unknown, "has no dataset no-such-dataset")
+    down = f"http://127.0.0.1:{closed_port()}"
+    result = run(["emulator", "add-version", FIXED, "--url", down])
+    assert_one_line_error(result, f"no emulator answers at {down}", "domo-versions emulator")
+    assert_one_line_error(run(["emulator", "add-version", FIXED]), "no emulator URL given")
+    not_a_url = run(["emulator", "add-version", FIXED, "--url", "acme"])
+    assert_one_line_error(not_a_url, "http://127.0.0.1:8123", "'acme'")
+    bad_time = run(["emulator", "add-version", FIXED, "--recorded", "soon", *url])
+    assert_one_line_error(bad_time, "400")
+    assert run(["emulator", "add-version", FIXED, "--status", "done", *url]).exit_code == 1
+
+
+def test_emulator_status_lists_datasets_or_says_it_is_down(emulator: EmulatorServer) -> None:
+    result = run(["emulator", "status", "--url", emulator.url])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"emulator at {emulator.url} is up: 4 datasets"
+    assert f"  {INVENTORY_DATASET_ID}" in lines
+    down = f"http://127.0.0.1:{closed_port()}"
+    waited = run(["emulator", "status", "--url", down, "--wait", "0.3"])
+    assert_one_line_error(waited, f"no emulator answers at {down}")
 
 
 # --------------------------------------------------------------------------- progress

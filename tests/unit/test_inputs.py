@@ -8,7 +8,8 @@ import pytest
 
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.emulator import EMULATOR_TOKEN, SALES_DATASET_ID, EmulatorServer
-from domo_versions_iac.errors import ConfigurationError, DatasetNotFoundError, InvalidTokenError
+from domo_versions_iac.engine_errors import ApplyError
+from domo_versions_iac.errors import ConfigurationError, InvalidTokenError
 from domo_versions_iac.inputs import InputError, parse_inputs
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
 
@@ -145,7 +146,7 @@ def test_refresh_of_a_dataset_deleted_in_domo_says_so_and_what_to_do(
         "token": EMULATOR_TOKEN,
         "versions": [],
     }
-    with pytest.raises(DatasetNotFoundError) as caught:
+    with pytest.raises(ApplyError) as caught:
         DatasetVersionRetentionProvider().read("gone-0000", props)
     text = str(caught.value)
     assert text.startswith(
