@@ -1,4 +1,4 @@
-"""The provider's own cost, in-process: `check` and `create` driven like the engine does.
+"""The provider's own cost, in-process: planning, `check` and `create` as the engine drives them.
 
 The dynamic provider serves the engine's calls on 4 gRPC worker threads; here a
 ThreadPoolExecutor(4) calls ``DatasetVersionRetentionProvider().check`` then
@@ -28,6 +28,7 @@ if __package__ in (None, ""):
 
 from bench import baseline_http, seeds
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
+from domo_versions_iac.program_plan import compute_plan
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
 
 THREADS = 4
@@ -56,7 +57,11 @@ def drive_provider(
     checked: dict[str, Any] = {}
 
     def check(dataset_id: str) -> None:
-        result = provider.check({}, _props(emulator, dataset_id, keep_last, max_del))
+        # The program's planning (list + plan) then the provider's validation, as the
+        # engine sees it at preview.
+        props = _props(emulator, dataset_id, keep_last, max_del)
+        planned = compute_plan(dataset_id, props, config=None, run_id=id(checked)).props
+        result = provider.check({}, {**props, **planned})
         if result.failures:
             raise AssertionError(f"check failed: {result.failures}")
         checked[dataset_id] = result.inputs

@@ -16,8 +16,6 @@ are built per process from stack config, environment or inputs, and cached.
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,19 +33,12 @@ from pulumi.dynamic import (
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.credentials import (
     CONFIG_KEYS,
-    Credentials,
-    MissingCredentialsError,
-    resolve_credentials,
 )
 from domo_versions_iac.deletion import DeletionOutcome, apply_retention
 from domo_versions_iac.engine_errors import ApplyError, report_plainly
 from domo_versions_iac.errors import (
-    AuthenticationError,
-    ConfigurationError,
     DatasetNotFoundError,
     DomoError,
-    InvalidTokenError,
-    PermissionDeniedError,
 )
 from domo_versions_iac.inputs import (
     DESIRED_KEYS,
@@ -57,20 +48,16 @@ from domo_versions_iac.inputs import (
     parse_inputs,
 )
 from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.planning import client_or_input_error
 from domo_versions_iac.policy import (
-    BudgetExceededError,
-    Plan,
     format_bytes,
     format_count,
     newest_first,
-    plan_retention,
 )
+from domo_versions_iac.program_plan import PLAN_BASIS, PLAN_ERROR, PLAN_SUMMARY, PLANNED
 
-# Inputs that `check` computes (visible in preview) and outputs that apply fills.
-PLANNED = "planned_deletions"
-PLANNED_DETAILS = "planned_deletion_details"
-PLAN_SUMMARY = "plan_summary"
-COMPUTED_INPUTS = (PLANNED, PLANNED_DETAILS, PLAN_SUMMARY)
+# Inputs the program computes (program_plan: visible in preview) and outputs apply fills.
+COMPUTED_INPUTS = (PLANNED, PLAN_SUMMARY)
 # Every output besides the echoed inputs (schemas/...: $defs/outputs lists the same).
 _OUTPUT_KEYS = (
     *COMPUTED_INPUTS,
@@ -86,34 +73,7 @@ DRIFT = "__drift"
 # update applied: during refresh the engine diffs refreshed outputs against the stored
 # inputs (whose plan was already applied); a new check's plan has a new fingerprint
 # whenever the listing changed, so surplus found again is never mistaken for done.
-PLAN_BASIS = "__plan_basis"
 APPLIED_BASIS = "__applied_plan_basis"
-MAX_DETAIL_LINES = 50  # in the default preview's diagnostics
-MAX_DIFF_DETAILS = 1000  # in planned_deletion_details
-
-_clients: dict[tuple[str, str, tuple[str, ...]], DomoClient] = {}
-_clients_lock = threading.Lock()
-
-
-def _client_for(creds: Credentials) -> DomoClient:
-    """One client (one connection pool) per instance and token per process."""
-    key = (creds.instance, creds.token, creds.allowed_hosts)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = DomoClient(
-                creds.instance, creds.token, allowed_hosts=creds.allowed_hosts
-            )
-    return client
-
-
-def describe_version(version: DataVersion) -> str:
-    """One line per version, as shown in previews: id, date, status, rows, bytes."""
-    return (
-        f"{version.data_id}: recorded {format_instant(version.recorded_date)}, "
-        f"{version.upload_status}, {format_count(version.num_rows)} rows, "
-        f"{format_bytes(version.num_bytes)}"
-    )
 
 
 class DatasetVersionRetentionProvider(ResourceProvider):
@@ -139,23 +99,24 @@ class DatasetVersionRetentionProvider(ResourceProvider):
     # -- engine calls ----------------------------------------------------------------
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate only (no request): the program made the plan (program_plan)."""
+        planned = news.get(PLANNED)
+        error = news.get(PLAN_ERROR)
+        if isinstance(error, list) and len(error) == 2:
+            return CheckResult(news, [CheckFailure(str(error[0]), str(error[1]))])
         if _has_unknowns(news):
-            return CheckResult(news, [])  # values known only at `up`; checked then
+            return CheckResult(news, [CheckFailure("dataset_id", NOT_KNOWN_AT_PREVIEW)])
         try:
             inputs = parse_inputs(news, computed_keys=COMPUTED_INPUTS)
-            client = self._client(inputs)
-            plan = self._plan(client, inputs)
+            self._client(inputs)  # credentials and instance, checked without a request
         except InputError as exc:
             return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
-        checked = {key: value for key, value in news.items() if key not in COMPUTED_INPUTS}
-        checked.update(_plan_inputs(plan))
-        checked[PLAN_BASIS] = _plan_basis(plan)
+        if not isinstance(planned, list) or not _is_id_list(planned):
+            return CheckResult(news, [CheckFailure(PLANNED, PLANNED_NOT_FROM_PROGRAM)])
+        checked = {key: value for key, value in news.items() if key != PLAN_ERROR}
+        checked[PLANNED] = sorted({int(data_id) for data_id in planned})
         if olds.get(DRIFT):
             checked[DRIFT] = olds[DRIFT]  # drift already recorded by a refresh
-        if plan.delete:
-            print(_preview_message(inputs.dataset_id, plan))
-        for warning in plan.warnings:
-            print(f"warning: dataset {inputs.dataset_id}: {warning}")
         return CheckResult(checked, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -221,30 +182,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
     # -- glue --------------------------------------------------------------------------
 
     def _client(self, inputs: RetentionInputs) -> DomoClient:
-        try:
-            creds = resolve_credentials(
-                instance=inputs.instance, token=inputs.token, config=self._stack_config
-            )
-            return _client_for(creds)
-        except MissingCredentialsError as exc:  # incl. the stack's token for another instance
-            raise InputError([(exc.missing, str(exc))]) from exc
-        except InvalidTokenError as exc:
-            raise InputError([("token", str(exc))]) from exc
-        except ConfigurationError as exc:
-            raise InputError([("instance", str(exc))]) from exc
-
-    def _plan(self, client: DomoClient, inputs: RetentionInputs) -> Plan:
-        try:
-            versions = client.list_versions(inputs.dataset_id)
-            return plan_retention(versions, inputs.policy, _now())
-        except BudgetExceededError as exc:
-            raise InputError([("policy", f"dataset {inputs.dataset_id}: {exc}")]) from exc
-        except DatasetNotFoundError as exc:
-            raise InputError([("dataset_id", str(exc))]) from exc
-        except (AuthenticationError, PermissionDeniedError) as exc:
-            raise InputError([("token", str(exc))]) from exc
-        except DomoError as exc:
-            raise InputError([("dataset_id", str(exc))]) from exc
+        return client_or_input_error(inputs, self._stack_config)
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         """Delete what this update's preview showed, where the gate still allows it."""
@@ -266,7 +204,6 @@ class DatasetVersionRetentionProvider(ResourceProvider):
                 # What is still to do after this update (normally nothing): a later
                 # preview that finds these ids surplus again reports a change.
                 PLANNED: sorted(outcome.not_deleted),
-                PLANNED_DETAILS: [],
                 PLAN_SUMMARY: _done_summary(outcome),
             }
         )
@@ -347,15 +284,6 @@ def _done_summary(outcome: DeletionOutcome) -> str:
     )
 
 
-def _plan_basis(plan: Plan) -> str:
-    """A short digest of what the plan was made from (ids and statuses) and its deletions."""
-    digest = hashlib.sha256()
-    for decision in sorted(plan.decisions, key=lambda d: d.version.data_id):
-        version = decision.version
-        digest.update(f"{version.data_id}:{version.upload_status}:{decision.action};".encode())
-    return digest.hexdigest()[:16]
-
-
 def _count(n: int, noun: str) -> str:
     """'1 version', '2 versions'."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -398,24 +326,6 @@ def _describe_drift(known: set[DataVersion], listed: set[DataVersion]) -> str:
     return "; ".join(parts)
 
 
-def _plan_inputs(plan: Plan) -> dict[str, Any]:
-    """The computed inputs that make a plan visible in `pulumi preview --diff`.
-
-    Every id is listed; the one-line details stop at MAX_DIFF_DETAILS so a plan of
-    tens of thousands of versions stays readable and light in state.
-    """
-    lines, more = _deletion_lines(plan, MAX_DIFF_DETAILS, "ids in planned_deletions")
-    details = [*lines, *([more] if more else [])]
-    return {PLANNED: plan.delete_ids, PLANNED_DETAILS: details, PLAN_SUMMARY: plan.summary()}
-
-
-def _deletion_lines(plan: Plan, limit: int, where_the_rest_is: str) -> tuple[list[str], str]:
-    """At most LIMIT lines, one per version to delete, and '... and N more' (or '')."""
-    lines = [describe_version(decision.version) for decision in plan.delete[:limit]]
-    hidden = len(plan.delete) - len(lines)
-    return lines, (f"... and {hidden} more ({where_the_rest_is})" if hidden else "")
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -439,7 +349,23 @@ def _has_unknowns(props: dict[str, Any]) -> bool:
     return any(unknown(v) for k, v in props.items() if not k.startswith("__"))
 
 
-def _preview_message(dataset_id: str, plan: Plan) -> str:
-    lines, more = _deletion_lines(plan, MAX_DETAIL_LINES, "see `pulumi preview --diff`")
-    text = [f"dataset {dataset_id}: {plan.summary()}", *(f"  - {line}" for line in lines)]
-    return "\n".join([*text, *([f"  {more}"] if more else [])])
+def _is_id_list(value: Any) -> bool:
+    """A list of non-negative integral numbers (Pulumi sends numbers as floats)."""
+    return isinstance(value, list) and all(
+        isinstance(item, (int, float))
+        and not isinstance(item, bool)
+        and float(item).is_integer()
+        and item >= 0
+        for item in value
+    )
+
+
+NOT_KNOWN_AT_PREVIEW = (
+    "an input is not known at preview, so no preview could show what `pulumi up` would "
+    "delete; give dataset_id, policy and the other inputs as values known when the "
+    "program starts (strings, stack config, StackReference outputs)"
+)
+PLANNED_NOT_FROM_PROGRAM = (
+    "the plan is made by DatasetVersionRetention in the program; use that class rather "
+    "than the provider directly"
+)

@@ -4,65 +4,76 @@
     DatasetVersionRetention("events", dataset_id="def",
                             policy={"keep_last": 10, "keep_within": "30d"}, index=True)
 
-`pulumi preview` lists the versions that would be deleted; `pulumi up` deletes them;
-`pulumi destroy` forgets the resource and deletes no data.
+`pulumi preview` lists the versions that would be deleted, under the resource's name;
+`pulumi up` deletes them (never more); `pulumi destroy` forgets the resource and
+deletes no data. The plan is made in the program, concurrently for every resource
+(:mod:`domo_versions_iac.program_plan`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
+from domo_versions_iac.policy import RetentionPolicy
+from domo_versions_iac.policy_args import RetentionPolicyArgs
+from domo_versions_iac.program_plan import (
+    PLAN_BASIS,
+    PLAN_ERROR,
+    PLAN_SUMMARY,
+    PLANNED,
+    plan_outputs,
+)
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
+
+PolicyInput = pulumi.Input[RetentionPolicyArgs] | RetentionPolicy
+
+# Outputs the provider fills (declared so the Python attributes exist).
+_OUTPUTS = (
+    "versions",
+    "deleted_versions",
+    "deleted_rows",
+    "deleted_bytes",
+    "last_applied_at",
+)
 
 
 @dataclass
 class DatasetVersionRetentionArgs:
-    """The inputs of DatasetVersionRetention (each may be a Pulumi Output).
+    """The inputs of DatasetVersionRetention (each may be a Pulumi Input).
 
     dataset_id: the Domo dataset id. allowed_versions: version ids that may exist.
-    policy: a retention policy dict (schemas/retention-policy.schema.json).
+    policy: a retention policy (a RetentionPolicyArgs dict, or a RetentionPolicy).
     index: also remove deleted versions from Adrenaline (Domo's `index=true`).
     batch_size: version ids per DELETE request. instance / token: override the stack
-    config `domo:instance` / `domo:token` and DOMO_INSTANCE / DOMO_DEVELOPER_TOKEN; the
-    stack's token is only sent to the stack's instance, so another instance needs `token`.
+    config `domo:instance` / `domo:token` and DOMO_INSTANCE / DOMO_DEVELOPER_TOKEN; a
+    resource that names another instance than the stack's must give its own token.
     """
 
     dataset_id: pulumi.Input[str]
     allowed_versions: pulumi.Input[Sequence[pulumi.Input[int]]] | None = None
-    policy: pulumi.Input[Mapping[str, Any]] | None = None
+    policy: PolicyInput | None = None
     index: pulumi.Input[bool] | None = None
     batch_size: pulumi.Input[int] | None = None
     instance: pulumi.Input[str] | None = None
     token: pulumi.Input[str] | None = None
 
-    def to_props(self) -> dict[str, Any]:
-        """The property bag sent to the provider; the token always as a secret."""
-        props: dict[str, Any] = {
+    def user_props(self) -> dict[str, Any]:
+        """The inputs as the provider validates them; the token always as a secret."""
+        policy = self.policy.to_dict() if isinstance(self.policy, RetentionPolicy) else self.policy
+        return {
             "dataset_id": self.dataset_id,
             "allowed_versions": self.allowed_versions,
-            "policy": self.policy,
+            "policy": policy,
             "index": self.index,
             "batch_size": self.batch_size,
             "instance": self.instance,
             "token": pulumi.Output.secret(self.token) if self.token is not None else None,
         }
-        for output in (
-            "versions",
-            "deleted_versions",
-            "deleted_rows",
-            "deleted_bytes",
-            "planned_deletions",
-            "planned_deletion_details",
-            "plan_summary",
-            "last_applied_at",
-        ):
-            props[output] = None
-        return props
 
 
 _ARG_NAMES = tuple(f.name for f in fields(DatasetVersionRetentionArgs))
@@ -79,8 +90,9 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
     deleted_rows: pulumi.Output[int]
     deleted_bytes: pulumi.Output[int]
     planned_deletions: pulumi.Output[list[int]]
-    """Version ids that are surplus (before an update: what it will delete)."""
+    """Before an update: the ids it may delete. After it: ids still left to do (normally [])."""
     plan_summary: pulumi.Output[str]
+    """Before an update: what it will delete. After it: what it did."""
     last_applied_at: pulumi.Output[str]
 
     def __init__(
@@ -88,26 +100,57 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
         resource_name: str,
         args: DatasetVersionRetentionArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
-        **kwargs: Any,
+        *,
+        dataset_id: pulumi.Input[str] | None = None,
+        allowed_versions: pulumi.Input[Sequence[pulumi.Input[int]]] | None = None,
+        policy: PolicyInput | None = None,
+        index: pulumi.Input[bool] | None = None,
+        batch_size: pulumi.Input[int] | None = None,
+        instance: pulumi.Input[str] | None = None,
+        token: pulumi.Input[str] | None = None,
     ) -> None:
         if args is None:
-            unknown = sorted(set(kwargs) - set(_ARG_NAMES))
-            if unknown or "dataset_id" not in kwargs:
+            if dataset_id is None:
                 # RunError: Pulumi shows the message alone, without a Python traceback.
-                problem = (
-                    f"unknown input {', '.join(unknown)}" if unknown else "dataset_id is required"
-                )
                 raise pulumi.RunError(
-                    f"DatasetVersionRetention {resource_name!r}: {problem}; "
-                    f"expected inputs: {', '.join(_ARG_NAMES)}"
+                    f"DatasetVersionRetention {resource_name!r}: dataset_id is required; "
+                    f"inputs: {', '.join(_ARG_NAMES)}"
                 )
-            args = DatasetVersionRetentionArgs(**kwargs)
-        elif kwargs:
-            raise pulumi.RunError(
-                f"DatasetVersionRetention {resource_name!r}: give either args or keyword "
-                f"inputs, not both (got {sorted(kwargs)})"
+            args = DatasetVersionRetentionArgs(
+                dataset_id=dataset_id,
+                allowed_versions=allowed_versions,
+                policy=policy,
+                index=index,
+                batch_size=batch_size,
+                instance=instance,
+                token=token,
             )
+        else:
+            given = [
+                name
+                for name, value in zip(
+                    _ARG_NAMES,
+                    (dataset_id, allowed_versions, policy, index, batch_size, instance, token),
+                    strict=True,
+                )
+                if value is not None
+            ]
+            if given:
+                raise pulumi.RunError(
+                    f"DatasetVersionRetention {resource_name!r}: give either args or keyword "
+                    f"inputs, not both (got {given})"
+                )
+        user = args.user_props()
+        plan = plan_outputs(self, resource_name, user)
+        props: dict[str, Any] = {**user, **dict.fromkeys(_OUTPUTS)}
+        for key in (PLANNED, PLAN_SUMMARY, PLAN_BASIS, PLAN_ERROR):
+            props[key] = plan.apply(_getter(key))
         opts = pulumi.ResourceOptions.merge(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["token"])
         )
-        super().__init__(DatasetVersionRetentionProvider(), resource_name, args.to_props(), opts)
+        super().__init__(DatasetVersionRetentionProvider(), resource_name, props, opts)
+
+
+def _getter(key: str) -> Callable[[dict[str, Any]], Any]:
+    """``computed -> computed.get(key)``, one per computed input."""
+    return lambda computed: computed.get(key)

@@ -6,7 +6,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from domo_versions_iac.inputs import USER_KEYS
-from domo_versions_iac.provider import _OUTPUT_KEYS, PLANNED_DETAILS
+from domo_versions_iac.policy_args import RetentionPolicyArgs
+from domo_versions_iac.provider import _OUTPUT_KEYS
 from domo_versions_iac.reference import render_reference
 from domo_versions_iac.resource import DatasetVersionRetentionArgs
 from domo_versions_iac.schemas import load_schema
@@ -30,7 +31,11 @@ def test_resource_inputs_match_the_schema() -> None:
 def test_resource_outputs_match_the_schema() -> None:
     outputs = load_schema("dataset-version-retention")["$defs"]["outputs"]["properties"]
     assert set(outputs) == set(_OUTPUT_KEYS)
-    assert PLANNED_DETAILS in outputs
+
+
+def test_the_typed_policy_dict_has_every_policy_key() -> None:
+    schema = load_schema("retention-policy")
+    assert set(RetentionPolicyArgs.__annotations__) == set(schema["properties"])
 
 
 def test_readme_links_the_reference_and_names_the_two_commands() -> None:

@@ -1,0 +1,126 @@
+"""Listing and planning one dataset, with errors said in terms of the resource's inputs.
+
+Shared by the program side (:mod:`domo_versions_iac.program_plan`, which plans every
+resource concurrently at preview) and the provider (which validates in ``check`` and
+re-lists in ``update``). No Pulumi here: errors are :class:`InputError` pairs of
+(property, reason), which the provider turns into check failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from domo_versions_iac.client import DomoClient
+from domo_versions_iac.credentials import (
+    Credentials,
+    MissingCredentialsError,
+    resolve_credentials,
+)
+from domo_versions_iac.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    DatasetNotFoundError,
+    DomoError,
+    InvalidTokenError,
+    PermissionDeniedError,
+)
+from domo_versions_iac.inputs import InputError, RetentionInputs
+from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.policy import (
+    BudgetExceededError,
+    Plan,
+    format_bytes,
+    format_count,
+    plan_retention,
+)
+
+Config = Mapping[str, object] | Callable[[str], object]
+
+MAX_PREVIEW_LINES = 10  # per resource: a fleet's preview must stay readable (and < 64 KB)
+CLIENT_POOL_SIZE = 16
+
+_clients: dict[tuple[str, str, tuple[str, ...]], DomoClient] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(creds: Credentials) -> DomoClient:
+    """One client (one connection pool) per instance and token per process."""
+    key = (creds.instance, creds.token, creds.allowed_hosts)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = DomoClient(
+                creds.instance,
+                creds.token,
+                allowed_hosts=creds.allowed_hosts,
+                pool_size=CLIENT_POOL_SIZE,
+            )
+    return client
+
+
+def client_or_input_error(inputs: RetentionInputs, config: Config | None) -> DomoClient:
+    """The client for these inputs; credential problems name `instance` or `token`.
+
+    Makes no request: safe to call in `check`.
+    """
+    try:
+        creds = resolve_credentials(instance=inputs.instance, token=inputs.token, config=config)
+        return client_for(creds)
+    except MissingCredentialsError as exc:  # incl. the stack's token for another instance
+        raise InputError([(exc.missing, str(exc))]) from exc
+    except InvalidTokenError as exc:
+        raise InputError([("token", str(exc))]) from exc
+    except ConfigurationError as exc:
+        raise InputError([("instance", str(exc))]) from exc
+
+
+def plan_or_input_error(client: DomoClient, inputs: RetentionInputs, now: datetime) -> Plan:
+    """List the dataset and plan; Domo's answers and the budget name the input to fix."""
+    try:
+        versions = client.list_versions(inputs.dataset_id)
+        return plan_retention(versions, inputs.policy, now)
+    except BudgetExceededError as exc:
+        raise InputError([("policy", f"dataset {inputs.dataset_id}: {exc}")]) from exc
+    except DatasetNotFoundError as exc:
+        raise InputError([("dataset_id", str(exc))]) from exc
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        raise InputError([("token", str(exc))]) from exc
+    except DomoError as exc:
+        raise InputError([("dataset_id", str(exc))]) from exc
+
+
+def plan_basis(plan: Plan) -> str:
+    """A short digest of what the plan was made from (ids and statuses) and its decisions.
+
+    Deterministic, so `pulumi preview --save-plan` and `pulumi up --plan` agree when the
+    data did not change; different whenever the listing changed.
+    """
+    digest = hashlib.sha256()
+    for decision in sorted(plan.decisions, key=lambda d: d.version.data_id):
+        version = decision.version
+        digest.update(f"{version.data_id}:{version.upload_status}:{decision.action};".encode())
+    return digest.hexdigest()[:16]
+
+
+def describe_version(version: DataVersion) -> str:
+    """One line per version, as shown in previews: id, date, status, rows, bytes."""
+    return (
+        f"{version.data_id}: recorded {format_instant(version.recorded_date)}, "
+        f"{version.upload_status}, {format_count(version.num_rows)} rows, "
+        f"{format_bytes(version.num_bytes)}"
+    )
+
+
+def preview_message(dataset_id: str, plan: Plan, limit: int = MAX_PREVIEW_LINES) -> str:
+    """The summary line, then at most ``limit`` versions and how many more there are."""
+    lines = [f"dataset {dataset_id}: {plan.summary()}"]
+    lines += [f"  - {describe_version(d.version)}" for d in plan.delete[:limit]]
+    hidden = len(plan.delete) - limit
+    if hidden > 0:
+        lines.append(
+            f"  ... and {hidden} more (`domo-versions plan {dataset_id}` lists every version)"
+        )
+    return "\n".join(lines)

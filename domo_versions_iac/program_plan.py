@@ -1,0 +1,161 @@
+"""Planning in the Pulumi program: every dataset listed concurrently, reported under its resource.
+
+Why not in the provider's ``check``: the engine calls ``check`` one resource at a time,
+so listing there costs N x Domo's latency per preview, and a dynamic provider cannot log
+against a resource. The program registers resources concurrently and can: each
+DatasetVersionRetention lists its dataset on a shared bounded pool (the client honours
+429 and Retry-After), puts the plan into its ``planned_deletions`` input (what
+``pulumi preview --diff`` shows and what ``pulumi up`` may delete at most) and logs the
+summary under its own name. ``check`` then validates without a request, and the update
+still re-lists and applies the deletion gate before every batch.
+
+A plan that cannot be known at preview is refused (``__plan_error``, reported by
+``check`` on the input at fault): an input taken from another resource's output could be
+unknown at preview yet known at update, and then `up` would delete what no preview
+showed. StackReference outputs are allowed: they are read at preview.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pulumi
+
+from domo_versions_iac.credentials import CONFIG_KEYS
+from domo_versions_iac.inputs import InputError, parse_inputs
+from domo_versions_iac.planning import (
+    CLIENT_POOL_SIZE,
+    client_or_input_error,
+    plan_basis,
+    plan_or_input_error,
+    preview_message,
+)
+
+PLANNED = "planned_deletions"
+PLAN_SUMMARY = "plan_summary"
+PLAN_BASIS = "__plan_basis"
+PLAN_ERROR = "__plan_error"
+
+_pool = ThreadPoolExecutor(max_workers=CLIENT_POOL_SIZE, thread_name_prefix="domo-plan")
+# (event loop, instance, dataset) -> the resource that manages it, for one program run
+_owners: dict[tuple[int, str, str], str] = {}
+_owners_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ProgramPlan:
+    """The computed inputs for one resource, and what to tell the user about it."""
+
+    props: dict[str, Any]
+    message: str = ""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _failed(prop: str, reason: str) -> ProgramPlan:
+    """No plan: `check` reports ``reason`` on ``prop`` and the preview fails there."""
+    return ProgramPlan({PLANNED: [], PLAN_SUMMARY: "", PLAN_ERROR: [prop, reason]})
+
+
+def _deferred() -> ProgramPlan:
+    """No plan because an input is invalid: `check` validates and names it."""
+    return ProgramPlan({PLANNED: [], PLAN_SUMMARY: ""})
+
+
+def plan_outputs(
+    resource: pulumi.Resource, resource_name: str, inputs: Mapping[str, Any]
+) -> pulumi.Output[dict[str, Any]]:
+    """The computed inputs of one resource, as an Output resolved off the event loop."""
+    return pulumi.Output.from_input(_plan(resource, resource_name, dict(inputs)))
+
+
+async def _plan(
+    resource: pulumi.Resource, resource_name: str, inputs: dict[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if value is None:
+            continue
+        output = pulumi.Output.from_input(value)
+        problem = await _not_known_at_preview(key, output)
+        if problem:
+            return _report(resource, _failed(key, problem))
+        values[key] = await output.future()
+    # Read on the event loop: the stack config lives in a context variable that the
+    # pool's threads do not see.
+    config = {key: pulumi.runtime.get_config(key) for key in CONFIG_KEYS}
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(
+        _pool, compute_plan, resource_name, values, config, id(loop)
+    )
+    return _report(resource, result)
+
+
+def _report(resource: pulumi.Resource, result: ProgramPlan) -> dict[str, Any]:
+    """Log the plan under the resource's own name (on the event loop, as pulumi.log needs)."""
+    if result.message:
+        pulumi.log.info(result.message, resource=resource)
+    for warning in result.warnings:
+        pulumi.log.warn(warning, resource=resource)
+    return result.props
+
+
+async def _not_known_at_preview(key: str, output: pulumi.Output[Any]) -> str:
+    """Why ``output`` cannot be used to plan at preview, or ""."""
+    sources = [r for r in await output.resources() if not isinstance(r, pulumi.StackReference)]
+    if sources:
+        return (
+            f"comes from another resource's output, so it may be unknown at preview and then "
+            f"`pulumi up` would delete versions no preview showed. Give `{key}` as a plain "
+            "value: a string, stack config (`pulumi.Config().require(...)`) or a "
+            "StackReference output"
+        )
+    if not await output.is_known():
+        return (
+            f"is not known at preview, so no preview could show what `pulumi up` would "
+            f"delete. Give `{key}` as a value known when the program starts"
+        )
+    return ""
+
+
+def compute_plan(
+    resource_name: str,
+    values: dict[str, Any],
+    config: Any,
+    run_id: int = 0,
+    now: datetime | None = None,
+) -> ProgramPlan:
+    """List and plan one dataset (blocking; runs on the shared pool)."""
+    try:
+        inputs = parse_inputs(values)
+        client = client_or_input_error(inputs, config)
+    except InputError:
+        return _deferred()
+    owner = _claim((run_id, client.base_url, inputs.dataset_id), resource_name)
+    if owner != resource_name:
+        return _failed(
+            "dataset_id",
+            f"resources {owner!r} and {resource_name!r} both manage dataset "
+            f"{inputs.dataset_id} on {client.instance}: their rules would combine into "
+            "neither's intent. Give each dataset one DatasetVersionRetention (merge the "
+            "rules into one policy)",
+        )
+    try:
+        plan = plan_or_input_error(client, inputs, now or datetime.now(timezone.utc))
+    except InputError as exc:
+        prop, reason = exc.failures[0]
+        return _failed(prop, reason)
+    props = {PLANNED: plan.delete_ids, PLAN_SUMMARY: plan.summary(), PLAN_BASIS: plan_basis(plan)}
+    warnings = tuple(f"dataset {inputs.dataset_id}: {w}" for w in plan.warnings)
+    return ProgramPlan(props, preview_message(inputs.dataset_id, plan), warnings)
+
+
+def _claim(key: tuple[int, str, str], resource_name: str) -> str:
+    """Record ``resource_name`` as the dataset's manager; return the manager."""
+    with _owners_lock:
+        return _owners.setdefault(key, resource_name)
