@@ -101,7 +101,10 @@ def plan_basis(plan: Plan) -> str:
     digest = hashlib.sha256()
     for decision in sorted(plan.decisions, key=lambda d: d.version.data_id):
         version = decision.version
-        digest.update(f"{version.data_id}:{version.upload_status}:{decision.action};".encode())
+        recorded = format_instant(version.recorded_date)
+        digest.update(
+            f"{version.data_id}:{version.upload_status}:{recorded}:{decision.action};".encode()
+        )
     return digest.hexdigest()[:16]
 
 

@@ -18,6 +18,7 @@ showed. StackReference outputs are allowed: they are read at preview.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,15 @@ from typing import Any
 
 import pulumi
 
-from domo_versions_iac.credentials import CONFIG_KEYS
+from domo_versions_iac.client import normalize_instance, parse_allowed_hosts
+from domo_versions_iac.credentials import (
+    ALLOWED_HOSTS_CONFIG,
+    ALLOWED_HOSTS_ENV,
+    CONFIG_KEYS,
+    INSTANCE_CONFIG,
+    INSTANCE_ENV,
+)
+from domo_versions_iac.errors import ConfigurationError
 from domo_versions_iac.inputs import InputError, parse_inputs
 from domo_versions_iac.planning import (
     CLIENT_POOL_SIZE,
@@ -43,8 +52,8 @@ PLAN_BASIS = "__plan_basis"
 PLAN_ERROR = "__plan_error"
 
 _pool = ThreadPoolExecutor(max_workers=CLIENT_POOL_SIZE, thread_name_prefix="domo-plan")
-# (event loop, instance, dataset) -> the resource that manages it, for one program run
-_owners: dict[tuple[int, str, str], str] = {}
+# (event loop = one program run, instance, dataset) -> the resources that manage it
+_owners: dict[tuple[int, str, str], list[str]] = {}
 _owners_lock = threading.Lock()
 
 
@@ -136,14 +145,13 @@ def compute_plan(
         client = client_or_input_error(inputs, config)
     except InputError:
         return _deferred()
-    owner = _claim((run_id, client.base_url, inputs.dataset_id), resource_name)
-    if owner != resource_name:
+    owners = _claim((run_id, client.base_url, inputs.dataset_id), resource_name)
+    if len(owners) > 1:
         return _failed(
             "dataset_id",
-            f"resources {owner!r} and {resource_name!r} both manage dataset "
-            f"{inputs.dataset_id} on {client.instance}: their rules would combine into "
-            "neither's intent. Give each dataset one DatasetVersionRetention (merge the "
-            "rules into one policy)",
+            f"resources {_join(owners)} both manage dataset {inputs.dataset_id} on "
+            f"{client.instance}: their rules would combine into neither's intent. Give each "
+            "dataset one DatasetVersionRetention (merge the rules into one policy)",
         )
     try:
         plan = plan_or_input_error(client, inputs, now or datetime.now(timezone.utc))
@@ -155,7 +163,36 @@ def compute_plan(
     return ProgramPlan(props, preview_message(inputs.dataset_id, plan), warnings)
 
 
-def _claim(key: tuple[int, str, str], resource_name: str) -> str:
-    """Record ``resource_name`` as the dataset's manager; return the manager."""
+def register_owner(resource_name: str, dataset_id: Any, instance: Any) -> None:
+    """Claim the dataset while the program registers resources (called from __init__).
+
+    With plain values every claim is made before any plan is computed, so each of two
+    resources on one dataset sees the other and both fail: neither applies its plan.
+    (A dataset id given as an Output is claimed when it resolves, in compute_plan.)
+    """
+    if not isinstance(dataset_id, str) or not (instance is None or isinstance(instance, str)):
+        return
+    config = pulumi.runtime.get_config
+    try:
+        allowed = parse_allowed_hosts(
+            config(ALLOWED_HOSTS_CONFIG) or os.environ.get(ALLOWED_HOSTS_ENV) or None
+        )
+        chosen = instance or config(INSTANCE_CONFIG) or os.environ.get(INSTANCE_ENV) or ""
+        base_url = normalize_instance(str(chosen), allowed)
+    except (ConfigurationError, ValueError):
+        return  # check reports the instance
+    _claim((id(asyncio.get_event_loop()), base_url, dataset_id.strip()), resource_name)
+
+
+def _claim(key: tuple[int, str, str], resource_name: str) -> list[str]:
+    """Record ``resource_name`` as a manager of the dataset; return every manager."""
     with _owners_lock:
-        return _owners.setdefault(key, resource_name)
+        names = _owners.setdefault(key, [])
+        if resource_name not in names:
+            names.append(resource_name)
+        return list(names)
+
+
+def _join(names: list[str]) -> str:
+    quoted = [repr(name) for name in names]
+    return ", ".join(quoted[:-1]) + f" and {quoted[-1]}"

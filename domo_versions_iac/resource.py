@@ -27,6 +27,7 @@ from domo_versions_iac.program_plan import (
     PLAN_SUMMARY,
     PLANNED,
     plan_outputs,
+    register_owner,
 )
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
 
@@ -141,6 +142,7 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
                     f"inputs, not both (got {given})"
                 )
         user = args.user_props()
+        register_owner(resource_name, args.dataset_id, args.instance)
         plan = plan_outputs(self, resource_name, user)
         props: dict[str, Any] = {**user, **dict.fromkeys(_OUTPUTS)}
         for key in (PLANNED, PLAN_SUMMARY, PLAN_BASIS, PLAN_ERROR):

@@ -183,6 +183,9 @@ class EmulatorStore:
                 self._datasets[dataset_id] = {
                     "name": dataset.get("name", dataset_id),
                     "versions": {int(v["dataId"]): v for v in dataset.get("versions", [])},
+                    "last_id": max(
+                        (int(v["dataId"]) for v in dataset.get("versions", [])), default=0
+                    ),
                 }
             self._faults = []
             self._requests = []
@@ -214,6 +217,7 @@ class EmulatorStore:
             self._datasets[dataset_id] = {
                 "name": name or dataset_id,
                 "versions": {int(v["dataId"]): copy.deepcopy(v) for v in versions or []},
+                "last_id": max((int(v["dataId"]) for v in versions or []), default=0),
             }
 
     def list_versions(self, dataset_id: str) -> list[dict[str, Any]]:
@@ -244,7 +248,8 @@ class EmulatorStore:
         recorded_date: datetime | str | None = None,
         schema_id: int | None = None,
     ) -> dict[str, Any]:
-        """An upload arriving: append a version with the next ``dataId``; return it."""
+        """An upload arriving: append a version with the next ``dataId`` (never a reused
+        one); return it."""
         if upload_status not in ("success", "error", "processing"):
             raise ValueError(
                 f"upload_status must be success, error or processing, not {upload_status!r}"
@@ -257,9 +262,12 @@ class EmulatorStore:
         with self._lock:
             if dataset_id not in self._datasets:
                 raise KeyError(dataset_id)
-            versions = self._datasets[dataset_id]["versions"]
+            dataset = self._datasets[dataset_id]
+            versions = dataset["versions"]
             existing = list(versions.values())
-            next_id = max(versions, default=0) + 1
+            # Domo never reuses a version id, even after the newest was deleted.
+            next_id = max(max(versions, default=0), dataset.get("last_id", 0)) + 1
+            dataset["last_id"] = next_id
             if schema_id is None:
                 schema_id = max((int(v["schemaId"]) for v in existing), default=1)
             record = version_record(

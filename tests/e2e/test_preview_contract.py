@@ -60,8 +60,7 @@ def test_two_resources_on_one_dataset_fail_at_preview_naming_both(
         result = run(check=False)
         assert result.returncode != 0
         assert re.search(
-            r"resources '(pinned|recent)' and '(pinned|recent)' both manage dataset ds-a on "
-            r"127\.0\.0\.1:\d+",
+            r"resources 'pinned' and 'recent' both manage dataset ds-a on 127\.0\.0\.1:\d+",
             result.output,
         ), result.output
         assert "Give each dataset one DatasetVersionRetention" in result.output

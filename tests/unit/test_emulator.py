@@ -32,6 +32,7 @@ from domo_versions_iac.emulator import (
     serve,
     validate_seed,
 )
+from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.models import parse_instant
 from domo_versions_iac.schemas import load_schema, validator
 
@@ -525,3 +526,13 @@ def test_serve_with_seed_file(tmp_path: Path) -> None:
         assert [r["dataId"] for r in response.json()] == [1, 2, 3, 4, 5]
     finally:
         server.stop()
+
+
+def test_an_upload_never_reuses_a_deleted_version_id() -> None:
+    store = EmulatorStore({"tokens": [], "datasets": {}})
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    store.add_dataset("ds", [version_record(i, recorded=when) for i in (1, 2, 3)])
+    store.delete_versions("ds", [3])
+    assert store.add_version("ds")["dataId"] == 4, "Domo's ids only grow"
+    store.delete_versions("ds", [4])
+    assert store.add_version("ds")["dataId"] == 5
