@@ -38,8 +38,9 @@ check: lint typecheck
 test: setup check
 	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) -m pytest $(PYTEST_ARGS)
 
+# The fast loop: every test but the end-to-end ones; needs no Pulumi engine.
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 demo: setup
 	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) scripts/demo.py

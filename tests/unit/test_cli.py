@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -524,9 +523,7 @@ def test_emulator_command_serves_until_sigterm(tmp_path: Path) -> None:
         ]
         assert "total: " in listed.stdout
         proc.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        assert proc.wait(timeout=5) == 0
-        assert time.monotonic() - started < 5
+        assert proc.wait(timeout=5) == 0, "SIGTERM did not stop the emulator cleanly"
         assert proc.stderr is not None
         assert "Traceback" not in proc.stderr.read()
     finally:
