@@ -27,6 +27,7 @@ from typing import Any
 
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.errors import status_text
+from domo_versions_iac.models import UPLOAD_STATUSES
 
 FAULT_KINDS = ("status", "drop", "partial_delete")
 FAULT_METHODS = ("GET", "DELETE")
@@ -245,7 +246,7 @@ class EmulatorStore:
         schema_id: int | None = None,
     ) -> dict[str, Any]:
         """An upload arriving: append a version with the next ``dataId``; return it."""
-        if upload_status not in ("success", "error", "processing"):
+        if upload_status not in UPLOAD_STATUSES:
             raise ValueError(
                 f"upload_status must be success, error or processing, not {upload_status!r}"
             )

@@ -371,8 +371,9 @@ def test_help_documents_exit_codes_and_token_source() -> None:
         ["--json", "ls", "--instance", "{url}", FIXED],
     ],
 )
+@pytest.mark.usefixtures("env")  # adds the FIXED dataset
 def test_global_options_work_before_or_after_the_command(
-    emulator: EmulatorServer, env: dict[str, str], args: list[str]
+    emulator: EmulatorServer, args: list[str]
 ) -> None:
     argv = [arg.format(url=emulator.url) for arg in args]
     result = run(argv, {"DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN})
@@ -487,7 +488,7 @@ def test_cli_does_not_import_pulumi() -> None:
 # --------------------------------------------------------------------------- subprocess
 
 
-def test_emulator_command_serves_until_sigterm(tmp_path: Path) -> None:
+def test_emulator_command_serves_until_sigterm() -> None:
     bin_dir = Path(sys.executable).parent
     exe = bin_dir / "domo-versions"
     if not exe.exists():

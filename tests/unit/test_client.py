@@ -503,9 +503,7 @@ def test_retry_after_longer_than_budget_gives_up_at_once(emulator: EmulatorServe
     assert sleeps == [] and len(emulator.store.requests) == 1
 
 
-def test_get_retried_after_dropped_connection(
-    client: DomoClient, emulator: EmulatorServer, sleeps: list[float]
-) -> None:
+def test_get_retried_after_dropped_connection(client: DomoClient, emulator: EmulatorServer) -> None:
     emulator.store.inject_fault(Fault(kind="drop", count=2))
     assert len(client.list_versions(BUDGET_DATASET_ID)) == 5
     assert [r.status for r in emulator.store.requests] == [None, None, 200]
