@@ -74,7 +74,13 @@ from domo_versions_iac.errors import (
     redact,
     register_secret,
 )
-from domo_versions_iac.models import DataVersion, parse_instant, protected_ids, repeated_ids
+from domo_versions_iac.models import (
+    UPLOAD_STATUSES,
+    DataVersion,
+    parse_instant,
+    protected_ids,
+    repeated_ids,
+)
 
 logger = logging.getLogger("domo_versions_iac.client")
 
@@ -991,7 +997,7 @@ class DomoClient:
         return versions
 
 
-_STATUSES = frozenset(("success", "error", "processing"))
+_STATUSES = frozenset(UPLOAD_STATUSES)
 
 
 def _plainly_valid(record: Any) -> bool:
