@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP) engine
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml domo_versions_iac/__init__.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]' 
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from domo_versions_iac import __version__
 from domo_versions_iac import cli as cli_module
 from domo_versions_iac.cli import Progress, cli
 from domo_versions_iac.client import DomoClient
@@ -357,7 +358,7 @@ def test_help_documents_exit_codes_and_token_source() -> None:
     flat = " ".join(text.split())
     assert "token only from DOMO_DEVELOPER_TOKEN" in flat and "leak into shell history" in flat
     assert "--token" not in text
-    assert run(["--version"]).stdout.strip() == "domo-versions, version 0.1.0"
+    assert run(["--version"]).stdout.strip() == f"domo-versions, version {__version__}"
 
 
 # --------------------------------------------------------------------------- global options
