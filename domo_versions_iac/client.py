@@ -483,7 +483,8 @@ class _DeadlineAdapter(HTTPAdapter):
 
 def _read_body(response: requests.Response, watch: _Watchdog) -> None:
     """Read the whole body now, in chunks, checking the deadline between them."""
-    if response._content is not False:  # already buffered (e.g. a test transport)
+    buffered: object = response._content  # the stubs say bytes | None; False = not read yet
+    if buffered is not False:  # already buffered (e.g. a test transport)
         return
     chunks = []
     for chunk in response.iter_content(_CHUNK_SIZE):
