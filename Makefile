@@ -12,11 +12,11 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP) engine
 
-$(STAMP): pyproject.toml domo_versions_iac/__init__.py
+$(STAMP): pyproject.toml domo_versions_iac/__init__.py constraints-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]' 
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints-dev.txt -e '.[dev]'
 	@touch $(STAMP)
 
 # The real Pulumi engine: a new-enough `pulumi` on PATH, else built once into
