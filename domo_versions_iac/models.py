@@ -57,7 +57,7 @@ class DataVersion:
 
     @classmethod
     def from_api(cls, record: dict[str, Any]) -> DataVersion:
-        """Build from one (already schema-validated) record of the v2 listing."""
+        """Build from one record of the v2 listing (already checked; see the module docstring)."""
         completed = record.get("uploadCompletedDate")
         return cls(
             data_id=int(record["dataId"]),
