@@ -12,11 +12,11 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP) engine
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml domo_versions_iac/__init__.py constraints-dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 is needed, found " + sys.version.split()[0]' 
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints-dev.txt -e '.[dev]'
 	@touch $(STAMP)
 
 # The real Pulumi engine: a new-enough `pulumi` on PATH, else built once into
@@ -38,8 +38,9 @@ check: lint typecheck
 test: setup check
 	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) -m pytest $(PYTEST_ARGS)
 
+# The fast loop: every test but the end-to-end ones; needs no Pulumi engine.
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 demo: setup
 	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) scripts/demo.py

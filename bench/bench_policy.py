@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import Any
 
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import RetentionPolicy, plan_retention
 
 TARGET_SECONDS = 0.3
@@ -33,7 +33,8 @@ NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def synthetic_versions(n: int) -> list[DataVersion]:
     """N versions, one every ~47 minutes going back in time (~9 years for 100k),
     with some failed and processing uploads, in shuffled (id) order."""
-    statuses = ["success"] * 18 + ["error", "processing"]
+    success: list[UploadStatus] = ["success"]
+    statuses = success * 18 + ["error", "processing"]
     out = []
     for i in range(n):
         recorded = NOW - timedelta(minutes=47 * i)

@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,9 @@ def _check_outcome(ws: PulumiWorkspace, remaining: set[int], keep_last: int) -> 
     del ws
 
 
-def run_big(emulator: EmulatorServer, versions: int, *, log: Callable[[str], None] = print) -> dict:
+def run_big(
+    emulator: EmulatorServer, versions: int, *, log: Callable[[str], None] = print
+) -> dict[str, Any]:
     """One resource on one dataset of VERSIONS versions: preview and up, with memory."""
     store = emulator.store
     dataset_id = seeds.seed_big(store, versions)
@@ -215,8 +218,8 @@ def run_parallel_sweep(
         with tempfile.TemporaryDirectory(prefix="bench-par-") as tmp:
             ws = stacks.workspace(Path(tmp), stacks.retention_program(ids, keep_last), emulator)
             flag = f"--parallel={p}"
-            preview_s = _timed(lambda ws=ws, flag=flag: ws.preview(flag))
-            up_s = _timed(lambda ws=ws, flag=flag: ws.up(flag))
+            preview_s = _timed(partial(ws.preview, flag))
+            up_s = _timed(partial(ws.up, flag))
         log(f"  --parallel={p}: preview {preview_s:.2f}s, up {up_s:.2f}s (N={n}, M={m})")
         out.append(
             {"parallel": p, "n": n, "m": m, "preview_seconds": preview_s, "up_seconds": up_s}

@@ -34,7 +34,9 @@ from domo_versions_iac.provider import DatasetVersionRetentionProvider
 THREADS = 4
 
 
-def _props(emulator: EmulatorServer, dataset_id: str, keep_last: int, max_del: int) -> dict:
+def _props(
+    emulator: EmulatorServer, dataset_id: str, keep_last: int, max_del: int
+) -> dict[str, Any]:
     return {
         "dataset_id": dataset_id,
         "policy": {"keep_last": keep_last, "max_deletions": max_del},

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench import engine_bench, provider_profile, seeds, stacks  # noqa: E402
+from bench import baseline_http, engine_bench, provider_profile, seeds, stacks  # noqa: E402
 
 DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
 FULL_SIZES = (1, 100, 1000)
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             "grid": grid_points(sizes, args.quick),
             "latency": args.latency,
             "big_versions": big_versions,
-            "http_baseline_concurrency": engine_bench.baseline_http.CONCURRENCY,
+            "http_baseline_concurrency": baseline_http.CONCURRENCY,
             "python": platform.python_version(),
             "machine": platform.machine(),
             "cpus": os.cpu_count(),
@@ -457,12 +457,12 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; "
         f"grid {', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M); "
-        f"HTTP baseline concurrency {engine_bench.baseline_http.CONCURRENCY} "
+        f"HTTP baseline concurrency {baseline_http.CONCURRENCY} "
         "(the dynamic provider's gRPC worker threads)"
     )
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    document = {
+    document: dict[str, Any] = {
         "wall_seconds": wall,
         "metrics": table.metrics(),
         "rows": [row["key"] for row in table.rows],

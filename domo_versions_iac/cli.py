@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from domo_versions_iac import __version__
+from domo_versions_iac.models import UPLOAD_STATUSES
 
 if TYPE_CHECKING:
     from domo_versions_iac.client import DomoClient
@@ -705,7 +706,7 @@ _URL_OPTION = click.option(
 @click.argument("dataset_id", metavar="DATASET_ID")
 @click.option(
     "--status",
-    type=click.Choice(["success", "error", "processing"]),
+    type=click.Choice(UPLOAD_STATUSES),
     default="success",
     show_default=True,
     help="The upload's status.",

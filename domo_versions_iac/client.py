@@ -74,7 +74,13 @@ from domo_versions_iac.errors import (
     redact,
     register_secret,
 )
-from domo_versions_iac.models import DataVersion, parse_instant, protected_ids, repeated_ids
+from domo_versions_iac.models import (
+    UPLOAD_STATUSES,
+    DataVersion,
+    parse_instant,
+    protected_ids,
+    repeated_ids,
+)
 
 logger = logging.getLogger("domo_versions_iac.client")
 
@@ -477,7 +483,8 @@ class _DeadlineAdapter(HTTPAdapter):
 
 def _read_body(response: requests.Response, watch: _Watchdog) -> None:
     """Read the whole body now, in chunks, checking the deadline between them."""
-    if response._content is not False:  # already buffered (e.g. a test transport)
+    buffered: object = response._content  # the stubs say bytes | None; False = not read yet
+    if buffered is not False:  # already buffered (e.g. a test transport)
         return
     chunks = []
     for chunk in response.iter_content(_CHUNK_SIZE):
@@ -991,7 +998,7 @@ class DomoClient:
         return versions
 
 
-_STATUSES = frozenset(("success", "error", "processing"))
+_STATUSES = frozenset(UPLOAD_STATUSES)
 
 
 def _plainly_valid(record: Any) -> bool:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable
+from http import HTTPStatus
 from urllib.parse import quote
 
 REDACTED = "<redacted>"
@@ -63,26 +64,12 @@ def redact(text: str) -> str:
     return text
 
 
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
 def status_text(status: int) -> str:
-    """``401 Unauthorized``; just the number when the reason is not known."""
-    reason = _REASONS.get(status)
-    return f"{status} {reason}" if reason else str(status)
+    """``401 Unauthorized``; just the number when the status is not a standard one."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 class DomoError(Exception):

@@ -1,7 +1,8 @@
 """Data versions as the rest of the package sees them: parsed, typed, immutable.
 
-The client validates raw API records against ``schemas/dataversion.schema.json``
-before calling :meth:`DataVersion.from_api`, so parsing here can stay simple.
+The client builds a :class:`DataVersion` only from a record that a cheap pre-check
+accepts (a subset of what ``schemas/dataversion.schema.json`` accepts); anything else
+is judged by that schema and reported, so parsing here can stay simple.
 """
 
 from __future__ import annotations
@@ -10,10 +11,20 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 UploadStatus = Literal["success", "error", "processing"]
-UPLOAD_STATUSES: tuple[str, ...] = ("success", "error", "processing")
+"""A version's upload: done, failed, or still in flight (the schema's enum)."""
+UPLOAD_STATUSES: tuple[UploadStatus, ...] = get_args(UploadStatus)
+_BY_NAME: dict[str, UploadStatus] = {status: status for status in UPLOAD_STATUSES}
+
+
+def parse_upload_status(value: object) -> UploadStatus:
+    """``value`` as an :data:`UploadStatus`; ValueError for a status Domo does not document."""
+    status = _BY_NAME.get(value) if isinstance(value, str) else None
+    if status is None:
+        raise ValueError(f"upload status must be one of {', '.join(UPLOAD_STATUSES)}: {value!r}")
+    return status
 
 
 def parse_instant(text: str) -> datetime:
@@ -38,7 +49,7 @@ class DataVersion:
 
     data_id: int
     schema_id: int
-    upload_status: str
+    upload_status: UploadStatus
     recorded_date: datetime
     upload_completed_date: datetime | None
     num_rows: int
@@ -46,12 +57,12 @@ class DataVersion:
 
     @classmethod
     def from_api(cls, record: dict[str, Any]) -> DataVersion:
-        """Build from one (already schema-validated) record of the v2 listing."""
+        """Build from one record of the v2 listing (already checked; see the module docstring)."""
         completed = record.get("uploadCompletedDate")
         return cls(
             data_id=int(record["dataId"]),
             schema_id=int(record["schemaId"]),
-            upload_status=str(record["uploadStatus"]),
+            upload_status=parse_upload_status(record["uploadStatus"]),
             recorded_date=parse_instant(record["recordedDate"]),
             upload_completed_date=parse_instant(completed) if completed else None,
             num_rows=int(record.get("numRows") or 0),
@@ -93,7 +104,7 @@ class DataVersion:
         return cls(
             data_id=int(record["data_id"]),
             schema_id=int(record["schema_id"]),
-            upload_status=str(record["upload_status"]),
+            upload_status=parse_upload_status(record["upload_status"]),
             recorded_date=parse_instant(record["recorded_date"]),
             upload_completed_date=parse_instant(completed) if completed else None,
             num_rows=int(record.get("num_rows") or 0),
@@ -111,7 +122,6 @@ def protected_ids(listing: Iterable[DataVersion]) -> frozenset[int]:
     """The newest successful version and every upload in processing: never deleted.
 
     "Newest" is by recorded date, ties broken by the higher id, as in plan_retention.
-    Any status other than success or error counts as in processing (Domo may add some).
     """
     newest: DataVersion | None = None
     protected: set[int] = set()

@@ -1,13 +1,21 @@
-"""Helpers to drive the real Pulumi CLI hermetically: tests, the demo and benchmarks.
+"""Drive the real Pulumi CLI hermetically: for your tests, and this project's own.
 
-`PulumiWorkspace` runs `pulumi` in a throw-away project with its own PULUMI_HOME and
-a ``file://`` backend, so nothing touches the user's Pulumi account or settings.
-`EchoResource` is a trivial dynamic resource that makes no HTTP calls: it proves the
-engine works and is the engine's own floor in benchmarks.
+Public API (it ships in the wheel; see README "Testing your own programs"), for
+POSIX systems (Linux, macOS):
+
+- `PulumiWorkspace` runs `pulumi` in a throw-away project with its own PULUMI_HOME and
+  a ``file://`` backend, so nothing touches the user's Pulumi account or settings;
+  a command that outlives its timeout is killed with every plugin it started.
+- `CommandResult` is what one command printed and how it ended.
+- `find_pulumi_bin_dir` finds the CLI ($PULUMI_BIN_DIR, else PATH), raising
+  `PulumiNotFoundError` when there is none.
+- `EchoResource` is a trivial dynamic resource that makes no HTTP calls: it proves the
+  engine works and is the engine's own floor in benchmarks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,6 +29,15 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic as dynamic
+
+__all__ = [
+    "PASSPHRASE",
+    "CommandResult",
+    "EchoResource",
+    "PulumiNotFoundError",
+    "PulumiWorkspace",
+    "find_pulumi_bin_dir",
+]
 
 PASSPHRASE = "domo-versions-iac-test-passphrase"
 
@@ -46,15 +63,40 @@ def find_pulumi_bin_dir() -> Path:
     )
 
 
-def _kill_session(session_id: int) -> None:
-    """SIGKILL every process of a session (the engine and the plugins it started)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields_after_name = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields_after_name[3]) == session_id:
-                os.kill(int(stat.parent.name), signal.SIGKILL)
-        except (OSError, IndexError, ValueError):
-            continue
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from POSIX ``ps`` (no /proc: macOS has none)."""
+    listing = subprocess.run(
+        ["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True, check=False
+    ).stdout
+    children: dict[int, list[int]] = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+            children.setdefault(int(fields[1]), []).append(int(fields[0]))
+    tree, todo = [pid], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in tree:
+                tree.append(child)
+                todo.append(child)
+    return tree
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL the engine, the plugins it started and their process groups.
+
+    The engine starts each plugin (language host, provider) in a process group of its
+    own, so killing the engine's group alone would leave them running.
+    """
+    groups: set[int] = set()
+    for victim in _process_tree(pid):
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(victim))
+        with contextlib.suppress(OSError):
+            os.kill(victim, signal.SIGKILL)
+    for group in groups - {os.getpgrp()}:
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
 
 
 @dataclass
@@ -143,8 +185,8 @@ class PulumiWorkspace:
     def run(self, *args: str, check: bool = True, timeout: float = 600) -> CommandResult:
         """Run `pulumi ARGS` in the project directory, non-interactively."""
         argv = [str(self.bin_dir / "pulumi"), *args, "--non-interactive", "--color", "never"]
-        # A session of its own, so a timeout ends the engine AND its plugins (the
-        # language host and the provider, each in a process group of its own).
+        # A session of its own, so the engine gets no signal meant for the caller; on
+        # timeout _kill_tree ends the engine AND its plugins.
         with subprocess.Popen(
             argv,
             cwd=self.project_dir,
@@ -158,7 +200,7 @@ class PulumiWorkspace:
             try:
                 stdout, stderr = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _kill_session(proc.pid)
+                _kill_tree(proc.pid)
                 stdout, stderr = proc.communicate()
                 stderr += f"\n[killed after {timeout:.0f} s]"
         result = CommandResult(list(args), proc.returncode, stdout, stderr)

@@ -5,6 +5,11 @@
 # unreachable here. We use a `pulumi` on PATH when it is new enough, otherwise build
 # the CLI from the Go modules into a cache OUTSIDE the checkout, keyed by version, so
 # a fresh clone (CI) reuses it. Prints the engine's bin directory on the last line.
+#
+# Two runs at once (two clones, CI and a developer) share that cache: a lock file
+# beside it makes the second wait for the first build and then reuse its result
+# (flock(2) via Python, so it also works where the `flock` command is missing; the
+# kernel drops the lock when its holder exits, so a killed build leaves no stale lock).
 set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_ENGINE_VERSION:-3.274.1}"
@@ -12,6 +17,8 @@ MIN_VERSION="${PULUMI_MIN_VERSION:-3.200.0}"
 CACHE_ROOT="${DOMO_VERSIONS_IAC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/domo-versions-iac}"
 ENGINE_DIR="$CACHE_ROOT/pulumi-v$PULUMI_VERSION"
 BIN_DIR="$ENGINE_DIR/bin"
+LOCK_FILE="$ENGINE_DIR.lock"
+LOCK_WAIT="${PULUMI_ENGINE_LOCK_WAIT:-1800}" # seconds; a cold build takes ~10 min on 2 cores
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 say() { echo "[engine] $*" >&2; }
@@ -46,7 +53,35 @@ if [ -z "${PULUMI_FORCE_BUILD:-}" ] && command -v pulumi >/dev/null 2>&1; then
   fi
 fi
 
-# 2. A cached build of the pinned version.
+take_build_lock() { # hold $LOCK_FILE (on fd 9) until this script exits; wait at most $LOCK_WAIT s
+  mkdir -p "$CACHE_ROOT"
+  exec 9>>"$LOCK_FILE"
+  python3 - "$LOCK_FILE" "$LOCK_WAIT" <<'PY' || exit 1
+import fcntl, sys, time
+path, wait = sys.argv[1], float(sys.argv[2])
+def try_lock():
+    try:
+        fcntl.flock(9, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fd 9 is shared with the script
+        return True
+    except BlockingIOError:
+        return False
+if not try_lock():
+    print(f"[engine] another run is building the engine (lock {path}); "
+          f"waiting up to {wait:.0f} s for it", file=sys.stderr, flush=True)
+    for _ in range(int(wait * 2)):
+        time.sleep(0.5)
+        if try_lock():
+            break
+    else:
+        print(f"[engine] ERROR: gave up after {wait:.0f} s waiting for {path}: another build "
+              "still holds it. Wait for it to finish (or stop it) and re-run; set "
+              "PULUMI_ENGINE_LOCK_WAIT=<seconds> to wait longer.", file=sys.stderr)
+        sys.exit(1)
+PY
+}
+
+# 2. A cached build of the pinned version (under the lock: a build may be under way).
+take_build_lock
 if engine_works "$BIN_DIR"; then
   install_language_host "$BIN_DIR"
   echo "$BIN_DIR"

@@ -48,7 +48,7 @@ class ProjectLanguageServer(LanguageServer):
             sys.path.insert(0, program_dir)
         if not request.args:
             request.args.append(self.engine_address)
-        return super().Run(request, context)
+        return super().Run(request, context)  # type: ignore[no-untyped-call]  # SDK: unannotated
 
 
 def main(argv: list[str]) -> int:

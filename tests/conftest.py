@@ -4,16 +4,29 @@
 fresh default-seed store (``emulator.store`` for in-process controls); it is stopped
 after the test. ``client`` is a :class:`DomoClient` for it whose retries do not really
 sleep: the requested delays are recorded in the ``sleeps`` fixture's list.
+
+Every test under tests/e2e gets the ``e2e`` marker (it needs the real Pulumi engine),
+so ``pytest -m "not e2e"`` is the fast loop that runs without one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+
+E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/e2e with ``e2e``."""
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

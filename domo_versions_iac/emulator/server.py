@@ -179,20 +179,24 @@ class _Handler(BaseHTTPRequestHandler):
                 store.set_latency(float(data["seconds"]))
                 self._send_json(200, {"seconds": store.latency})
             elif method == "POST" and (match := _ADD_VERSION_PATH.match(path)):
-                if not isinstance(data, dict):
-                    raise ValueError("version fields must be a JSON object")
-                unknown = sorted(set(data) - _ADD_VERSION_FIELDS)
-                if unknown:
-                    raise ValueError(f"unknown version field(s): {', '.join(unknown)}")
-                dataset_id = unquote(match.group("id"))
-                if not store.has_dataset(dataset_id):
-                    self._send_json(404, error_body(404, f"DataSource {dataset_id} not found"))
-                    return
-                self._send_json(200, store.add_version(dataset_id, **data))
+                self._add_version(unquote(match.group("id")), data)
             else:
                 self._send_json(404, error_body(404, f"No control endpoint {method} {path}"))
         except (TypeError, ValueError) as exc:
             self._send_json(400, error_body(400, str(exc)))
+
+    def _add_version(self, dataset_id: str, data: Any) -> None:
+        """``POST /_emulator/datasets/{id}/versions``; ValueError/TypeError mean 400."""
+        if not isinstance(data, dict):
+            raise ValueError("version fields must be a JSON object")
+        unknown = sorted(set(data) - _ADD_VERSION_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown version field(s): {', '.join(unknown)}")
+        store = self.server.emulator.store
+        if not store.has_dataset(dataset_id):
+            self._send_json(404, error_body(404, f"DataSource {dataset_id} not found"))
+            return
+        self._send_json(200, store.add_version(dataset_id, **data))
 
     def do_GET(self) -> None:
         self._dispatch("GET")

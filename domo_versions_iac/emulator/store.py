@@ -27,6 +27,7 @@ from typing import Any
 
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.errors import status_text
+from domo_versions_iac.models import UPLOAD_STATUSES
 
 FAULT_KINDS = ("status", "drop", "partial_delete")
 FAULT_METHODS = ("GET", "DELETE")
@@ -250,7 +251,7 @@ class EmulatorStore:
     ) -> dict[str, Any]:
         """An upload arriving: append a version with the next ``dataId`` (never a reused
         one); return it."""
-        if upload_status not in ("success", "error", "processing"):
+        if upload_status not in UPLOAD_STATUSES:
             raise ValueError(
                 f"upload_status must be success, error or processing, not {upload_status!r}"
             )

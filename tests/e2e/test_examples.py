@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
-def seeded_emulator() -> EmulatorServer:
+def seeded_emulator() -> Iterator[EmulatorServer]:
     server = EmulatorServer().start()  # the default seed, as in the demo
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 

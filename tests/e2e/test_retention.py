@@ -159,9 +159,10 @@ def test_a_delete_failing_halfway_says_what_was_deleted_and_the_next_up_converge
             retention("b", "ds-b", policy={"keep_last": 4}),
         )
     )
-    faulty = {"dataset_id": "ds-a", "method": "DELETE"}
-    domo.store.inject_fault(Fault(kind="partial_delete", partial=2, status=500, **faulty))
-    domo.store.inject_fault(Fault(status=503, count=10, **faulty))
+    domo.store.inject_fault(
+        Fault(kind="partial_delete", partial=2, status=500, dataset_id="ds-a", method="DELETE")
+    )
+    domo.store.inject_fault(Fault(status=503, count=10, dataset_id="ds-a", method="DELETE"))
 
     failed = ws.up(check=False)
     assert failed.returncode != 0

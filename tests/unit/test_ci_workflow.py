@@ -29,9 +29,9 @@ def check_jsonschema() -> str:
 
 @pytest.fixture(scope="module")
 def workflow() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())
+    data: dict[str | bool, Any] = yaml.safe_load(WORKFLOW.read_text())
     data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as True
-    return data
+    return {str(key): value for key, value in data.items()}
 
 
 def run_steps(job: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
+from domo_versions_iac import __version__
 from domo_versions_iac.client import DomoClient, parse_allowed_hosts, parse_retry_after
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
@@ -301,7 +302,7 @@ def test_request_headers_and_body() -> None:
     assert get.method == "GET"
     assert get.url == "https://acme.domo.com/api/data/v2/datasources/abc/dataversions"
     assert get.headers["X-DOMO-Developer-Token"] == SECRET
-    assert get.headers["User-Agent"].startswith("domo-versions-iac/0.1.0")
+    assert get.headers["User-Agent"].startswith(f"domo-versions-iac/{__version__}")
     assert get.headers["Accept"] == "application/json"
     assert delete.method == "DELETE"
     assert delete.url == "https://acme.domo.com/api/data/v2/datasources/abc/dataversions?index=true"
@@ -503,9 +504,7 @@ def test_retry_after_longer_than_budget_gives_up_at_once(emulator: EmulatorServe
     assert sleeps == [] and len(emulator.store.requests) == 1
 
 
-def test_get_retried_after_dropped_connection(
-    client: DomoClient, emulator: EmulatorServer, sleeps: list[float]
-) -> None:
+def test_get_retried_after_dropped_connection(client: DomoClient, emulator: EmulatorServer) -> None:
     emulator.store.inject_fault(Fault(kind="drop", count=2))
     assert len(client.list_versions(BUDGET_DATASET_ID)) == 5
     assert [r.status for r in emulator.store.requests] == [None, None, 200]

@@ -25,8 +25,8 @@ from domo_versions_iac.errors import (
     InvalidResponseError,
     ServerError,
 )
-from domo_versions_iac.models import DataVersion
-from domo_versions_iac.policy import RetentionPolicy, plan_retention
+from domo_versions_iac.models import DataVersion, UploadStatus
+from domo_versions_iac.policy import RetentionPolicy, parse_duration, plan_retention
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
@@ -204,7 +204,7 @@ class FakeDomo:
             self.versions.pop(self.rng.choice(sorted(self.versions)))
         elif action.startswith("upload"):
             self.next_id += 1
-            status = "processing" if action == "upload-processing" else "success"
+            status: UploadStatus = "processing" if action == "upload-processing" else "success"
             self.versions[self.next_id] = make_version(self.next_id, 0, status)
         elif action == "finish":
             processing = [v for v in self.versions.values() if v.upload_status == "processing"]
@@ -264,7 +264,7 @@ class FakeDomo:
                 self.violations.append(f"{data_id} was processing")
 
 
-def make_version(data_id: int, days_ago: float, status: str = "success") -> DataVersion:
+def make_version(data_id: int, days_ago: float, status: UploadStatus = "success") -> DataVersion:
     return DataVersion(
         data_id=data_id,
         schema_id=1,
@@ -278,7 +278,7 @@ def make_version(data_id: int, days_ago: float, status: str = "success") -> Data
 
 RULES = [
     RetentionPolicy(keep_last=3, max_deletions=10_000),
-    RetentionPolicy(keep_within="10d", max_deletions=10_000),
+    RetentionPolicy(keep_within=parse_duration("10d"), max_deletions=10_000),
     RetentionPolicy(allowed_versions=(2, 5, 8), protect_latest=0, max_deletions=10_000),
     RetentionPolicy(keep_daily=4, keep_weekly=2, max_deletions=10_000),
     RetentionPolicy(keep_last=2, delete_failed=False, max_deletions=10_000),
@@ -293,7 +293,8 @@ def scenario(seed: int) -> FakeDomo:
     rng = random.Random(seed)
     rule = RULES[seed % len(RULES)]
     count = rng.randint(0, 30)
-    statuses = ["success"] * 6 + ["error", "processing"]
+    success: list[UploadStatus] = ["success"]
+    statuses = success * 6 + ["error", "processing"]
     versions = {
         i: make_version(i, rng.uniform(0, 40), rng.choice(statuses)) for i in range(1, count + 1)
     }

@@ -15,13 +15,13 @@ from domo_versions_iac.deletion_gate import (
     protected_ids,
     repeated_ids,
 )
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import BudgetExceededError, RetentionPolicy, plan_retention
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
 
-def ver(data_id: int, days_ago: float, status: str = "success") -> DataVersion:
+def ver(data_id: int, days_ago: float, status: UploadStatus = "success") -> DataVersion:
     return DataVersion(
         data_id=data_id,
         schema_id=1,
@@ -33,7 +33,7 @@ def ver(data_id: int, days_ago: float, status: str = "success") -> DataVersion:
     )
 
 
-def daily(n: int, **statuses: str) -> list[DataVersion]:
+def daily(n: int, **statuses: UploadStatus) -> list[DataVersion]:
     """Versions 1..n, one a day, n the newest (recorded today)."""
     return [ver(i, n - i, statuses.get(f"v{i}", "success")) for i in range(1, n + 1)]
 
@@ -96,7 +96,8 @@ def test_the_share_is_rechecked_against_the_fresh_listing() -> None:
         deletable_ids({5, 6, 7, 8, 9}, shrunk, half, NOW)
 
 
-statuses = st.sampled_from(["success", "success", "success", "error", "processing"])
+STATUSES: list[UploadStatus] = ["success", "success", "success", "error", "processing"]
+statuses = st.sampled_from(STATUSES)
 
 
 @st.composite

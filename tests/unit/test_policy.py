@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import (
     BudgetExceededError,
     Decision,
@@ -38,7 +38,7 @@ def at(text: str) -> datetime:
 
 
 def ver(
-    data_id: int, when: str, status: str = "success", rows: int = 100, size: int = 1000
+    data_id: int, when: str, status: UploadStatus = "success", rows: int = 100, size: int = 1000
 ) -> DataVersion:
     recorded = at(when)
     return DataVersion(
@@ -213,7 +213,8 @@ def test_direct_construction_is_checked_and_normalised() -> None:
 def test_direct_construction_refuses_a_zero_count(key: str) -> None:
     # A count of 0 keeps nothing: it would make a rule that looks set but deletes.
     with pytest.raises(PolicyError, match=rf"policy\.{key}: expected"):
-        RetentionPolicy(**{key: 0, "keep_within": "30d"})
+        kwargs: dict[str, Any] = {key: 0, "keep_within": parse_duration("30d")}
+        RetentionPolicy(**kwargs)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import (
     BudgetExceededError,
     PolicyError,
@@ -21,6 +22,7 @@ from domo_versions_iac.policy import (
 UTC = timezone.utc
 NOW = datetime(2024, 3, 31, 12, 0, tzinfo=UTC)  # a DST day in Europe
 START = datetime(2022, 1, 1, tzinfo=UTC)
+STATUSES: list[UploadStatus] = ["success", "success", "success", "error", "processing"]
 SPAN_MINUTES = int((NOW - START).total_seconds() // 60) + 60 * 24 * 3  # a few in the future
 
 # DST switches, midnights and year ends where buckets are easy to get wrong (minutes from START)
@@ -52,7 +54,7 @@ def version_lists(draw: st.DrawFn) -> list[DataVersion]:
     out = []
     for data_id in ids:
         recorded = START + timedelta(minutes=draw(st.sampled_from(minutes)))
-        status = draw(st.sampled_from(["success", "success", "success", "error", "processing"]))
+        status = draw(st.sampled_from(STATUSES))
         out.append(
             DataVersion(
                 data_id=data_id,
@@ -127,7 +129,7 @@ def oracle_kept(versions: list[DataVersion], p: RetentionPolicy) -> set[int]:
     if not p.delete_failed:
         keep |= {v.data_id for v in versions if v.upload_status == "error"}
     tz = _tz(p.timezone)
-    bucketers = [
+    bucketers: list[tuple[int | None, Callable[[datetime], object]]] = [
         (p.keep_daily, lambda t: t.date()),
         (p.keep_weekly, lambda t: t.isocalendar()[:2]),
         (p.keep_monthly, lambda t: (t.year, t.month)),

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.models import DataVersion, UploadStatus, format_instant
 from domo_versions_iac.policy import Plan, PolicyError, RetentionPolicy, plan_retention
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,7 +31,7 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def version(data_id: int, recorded: datetime, status: str = "success") -> DataVersion:
+def version(data_id: int, recorded: datetime, status: UploadStatus = "success") -> DataVersion:
     return DataVersion(
         data_id=data_id,
         schema_id=1,
