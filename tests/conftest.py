@@ -46,6 +46,17 @@ def emulator(emulator_store: EmulatorStore) -> Iterator[EmulatorServer]:
 
 
 @pytest.fixture
+def domo() -> Iterator[EmulatorServer]:
+    """A running emulator with no datasets yet (tests add their own), stopped after."""
+    store = EmulatorStore({"tokens": [EMULATOR_TOKEN], "datasets": {}})
+    server = EmulatorServer(store).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def sleeps() -> list[float]:
     """Delays the ``client`` fixture asked to sleep (it does not actually sleep)."""
     return []

@@ -7,14 +7,14 @@ Datasets are small and built per test with dates relative to now.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.testing import PulumiWorkspace
 
@@ -37,17 +37,6 @@ def make_versions(
         )
         for data_id in range(1, count + 1)
     ]
-
-
-@pytest.fixture
-def domo() -> Iterator[EmulatorServer]:
-    """An emulator with no datasets yet; tests add their own."""
-    store = EmulatorStore({"tokens": [EMULATOR_TOKEN], "datasets": {}})
-    server = EmulatorServer(store).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 StackFactory = Callable[..., PulumiWorkspace]

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from domo_versions_iac.client import DomoClient
-from domo_versions_iac.deletion import apply_retention, max_failures_for
-from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore, Fault
+from domo_versions_iac.deletion import DeletionOutcome, apply_retention, max_failures_for
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, Fault
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
 from domo_versions_iac.errors import (
@@ -37,16 +37,6 @@ def records(n: int) -> list[dict[str, Any]]:
         version_record(i, recorded=NOW - timedelta(days=n - i), rows=10 * i, num_bytes=100 * i)
         for i in range(1, n + 1)
     ]
-
-
-@pytest.fixture
-def domo() -> Any:
-    store = EmulatorStore({"tokens": [EMULATOR_TOKEN], "datasets": {}})
-    server = EmulatorServer(store).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def client_for(server: EmulatorServer) -> DomoClient:
@@ -307,6 +297,13 @@ def scenario(seed: int) -> FakeDomo:
     return FakeDomo(rng, rule, shown, versions, next_id=count)
 
 
+def apply_in(domo: FakeDomo, batch_size: int) -> DeletionOutcome:
+    """One update of the fake dataset: the plan it showed, its policy, a fixed clock."""
+    return apply_retention(
+        domo, "ds", domo.shown, domo.policy, index=False, batch_size=batch_size, clock=lambda: NOW
+    )
+
+
 def test_randomized_races_and_faults_never_delete_what_the_rule_keeps() -> None:
     """1,200 seeded scenarios: no DELETE ever breaks the rule; after the faults stop,
     a rerun converges to exactly the policy's keep set."""
@@ -316,15 +313,7 @@ def test_randomized_races_and_faults_never_delete_what_the_rule_keeps() -> None:
         domo = scenario(seed)
         batch_size = domo.rng.choice([1, 2, 3, 100])
         try:
-            outcome = apply_retention(
-                domo,
-                "ds",
-                domo.shown,
-                domo.policy,
-                index=False,
-                batch_size=batch_size,
-                clock=lambda: NOW,
-            )
+            outcome = apply_in(domo, batch_size)
             stopped += outcome.stopped_by is not None
         except ServerError:
             stopped += 1  # the first listing failed: nothing may have been deleted
@@ -339,15 +328,7 @@ def test_randomized_races_and_faults_never_delete_what_the_rule_keeps() -> None:
         plan = plan_retention(listing, domo.policy, NOW, enforce_budget=False)
         domo.shown = set(plan.delete_ids)
         if plan.budget_error is None:
-            again = apply_retention(
-                domo,
-                "ds",
-                domo.shown,
-                domo.policy,
-                index=False,
-                batch_size=batch_size,
-                clock=lambda: NOW,
-            )
+            again = apply_in(domo, batch_size)
             assert again.complete, f"seed {seed}: {again}"
             assert set(domo.versions) == {d.version.data_id for d in plan.keep}, f"seed {seed}"
         assert not domo.violations, f"seed {seed}: {domo.violations}"
