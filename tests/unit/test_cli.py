@@ -136,7 +136,16 @@ def test_plan_with_pending_deletions_exits_0_and_shows_reasons(env: dict[str, st
     assert f"dataset {FIXED} (planned at {NOW})" in out
     assert "policy: keep the 2 newest successful versions" in out
     header = next(line for line in out.splitlines() if line.startswith("id "))
-    assert header.split() == ["id", "recorded", "status", "rows", "bytes", "decision", "reasons"]
+    assert header.split() == [
+        "id",
+        "recorded",
+        "status",
+        "rows",
+        "bytes",
+        "decision",
+        "eligible_at",
+        "reasons",
+    ]
     assert "keep_last #1, protected: latest #1" in out
     assert out.count("no rule keeps it") == 3
     assert out.splitlines()[-1] == "summary: delete 3 of 5 versions, 300.0 kB, 3.0 k rows"
