@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -429,9 +430,32 @@ def _policy_input(
     return policy, allowed_ids
 
 
+_HOLD_UNTIL = re.compile(r"(?P<reason>.*?)(?::(?P<until>[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt].*)?))?")
+
+
+def _parse_hold(text: str) -> dict[str, Any]:
+    """``3,4:audit FY25:2027-01-31`` -> a hold of the policy. The reason may hold colons;
+    a last part that starts with a date (YYYY-MM-DD) is the expiry."""
+    ids, sep, rest = text.partition(":")
+    match = _HOLD_UNTIL.fullmatch(rest)
+    if not sep or match is None or not match["reason"].strip():
+        raise CliError(
+            "--hold: expected IDS:REASON or IDS:REASON:UNTIL such as "
+            f"'3,4:audit FY25:2027-01-31', got {text!r}"
+        )
+    hold: dict[str, Any] = {"versions": _parse_ids("--hold", ids), "reason": match["reason"]}
+    if match["until"]:
+        hold["until"] = match["until"]
+    return hold
+
+
 def _parse_allowed(text: str) -> list[int]:
     """``3,4`` -> [3, 4]. Blank (``''``, `` , ``) or an empty item is an error: a stray
     comma must not silently become "allow no version by id"."""
+    return _parse_ids("--allowed-versions", text)
+
+
+def _parse_ids(flag: str, text: str) -> list[int]:
     parts = [part.strip() for part in text.split(",")]
     try:
         if not all(parts):
@@ -439,8 +463,7 @@ def _parse_allowed(text: str) -> list[int]:
         return [int(part) for part in parts]
     except ValueError:
         raise CliError(
-            f"--allowed-versions: expected version ids separated by commas such as 3,4, "
-            f"got {text!r}"
+            f"{flag}: expected version ids separated by commas such as 3,4, got {text!r}"
         ) from None
 
 
@@ -478,6 +501,13 @@ _POLICY_FLAGS = (
     ("--protect-latest", "protect_latest", int, "N", "Never delete the N newest (default 1)."),
     ("--max-deletions", "max_deletions", int, "N", "Budget: at most N deletions (default 1000)."),
     ("--max-deletion-share", "max_deletion_share", float, "SHARE", "Budget: share, 0 < S <= 1."),
+    (
+        "--grace",
+        "grace",
+        str,
+        "DURATION",
+        "Delete only versions that were already surplus DURATION ago too (e.g. 7d).",
+    ),
 )
 
 
@@ -498,6 +528,14 @@ def _policy_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--allowed-versions",
         metavar="IDS",
         help="Keep exactly these version ids, comma separated (e.g. 3,4).",
+    )(func)
+    func = click.option(
+        "--hold",
+        "holds",
+        multiple=True,
+        metavar="IDS:REASON[:UNTIL]",
+        help="Keep these ids whatever the rules say, until UNTIL if given (e.g. "
+        "'3,4:audit FY25:2027-01-31'); repeatable; replaces the file's holds.",
     )(func)
     return click.option(
         "--policy",
@@ -520,12 +558,22 @@ def _policy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     is_flag=True,
     help="Exit 2 when deletions are pending (0 only when nothing would be deleted).",
 )
+@click.option(
+    "--forecast",
+    "forecast_days",
+    type=click.IntRange(1, 3660),
+    metavar="DAYS",
+    help="Also show what the policy deletes on each of the next DAYS days if nothing new "
+    "is uploaded, with bytes.",
+)
 def plan_command(
     dataset_ids: tuple[str, ...],
     policy_file: str | None,
     allowed_versions: str | None,
+    holds: tuple[str, ...],
     now: str | None,
     detailed_exitcode: bool,
+    forecast_days: int | None,
     **flags: Any,
 ) -> None:
     """Show what the retention policy would delete, without deleting anything.
@@ -535,11 +583,14 @@ def plan_command(
     summary line; several datasets end with a combined total. Policy flags override
     the keys of --policy FILE. Over-budget plans (max_deletions,
     max_deletion_share) are shown and reported as an error, as `pulumi preview`
-    refuses them.
+    refuses them. The eligible_at column says when time alone makes a kept
+    version surplus ("new-upload": only a new upload can); --forecast DAYS adds,
+    per day, what would be deleted if nothing new is uploaded.
 
     --json prints one shape whatever the number of datasets: {"format_version":
     2, "datasets": {DATASET_ID: PLAN}}, each PLAN the versioned plan JSON
-    (plan.schema.json), or {"error": {"type", "status", "message"}} for a dataset
+    (plan.schema.json, with "forecast" when asked), or {"error": {"type",
+    "status", "message"}} for a dataset
     that could not be listed (404, 403); the others are still planned.
 
     \b
@@ -557,6 +608,8 @@ def plan_command(
     options = _globals()
     verbose = options.verbose
     with _logging(verbose), _errors(verbose):
+        if holds:
+            flags["holds"] = [_parse_hold(text) for text in holds]
         policy, allowed_ids = _policy_input(policy_file, flags, allowed_versions)
         moment = _parse_now(now)
         extra = {} if allowed_ids is None else {"allowed_versions": allowed_ids}
@@ -577,9 +630,12 @@ def plan_command(
             for ds, versions in listings.items()
         }
         if options.as_json:
-            _print_json(render.plans_json(plans, errors, ids))
+            _print_json(render.plans_json(plans, errors, ids, forecast_days=forecast_days))
         elif plans:
-            blocks = [render.plan_block(ds, plan) for ds, plan in plans.items()]
+            blocks = [
+                render.plan_block(ds, plan, forecast_days=forecast_days)
+                for ds, plan in plans.items()
+            ]
             if len(plans) > 1:
                 blocks.append(render.plans_total(plans))
             click.echo("\n\n".join(blocks))

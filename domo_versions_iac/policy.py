@@ -15,10 +15,11 @@ from __future__ import annotations
 import calendar
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
+from functools import cached_property
 from operator import attrgetter
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -30,6 +31,8 @@ __all__ = [
     "BudgetExceededError",
     "Decision",
     "Duration",
+    "ForecastDay",
+    "Hold",
     "Plan",
     "PolicyError",
     "RetentionPolicy",
@@ -39,6 +42,7 @@ __all__ = [
     "parse_duration",
     "plan_retention",
     "policy_reference",
+    "render_forecast",
 ]
 
 SCHEMA_NAME = "retention-policy"
@@ -90,6 +94,7 @@ def _key_error(key: str, value: Any, detail: str = "") -> PolicyError:
 
 # --------------------------------------------------------------------------- durations
 
+_ZERO = timedelta(0)
 _DURATION_RE = re.compile(
     r"(?=[0-9])(?:([0-9]+)y)?(?:([0-9]+)m)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?"
 )
@@ -120,6 +125,24 @@ class Duration:
     def english(self) -> str:
         """Plain English, e.g. "1 year and 2 months"."""
         return _join_and([f"{n} {name}{'s' if n != 1 else ''}" for n, _, name in self._parts()])
+
+    def exact(self) -> timedelta | None:
+        """The duration as a fixed timedelta, or None when it has calendar months/years."""
+        if self.years or self.months:
+            return None
+        return timedelta(weeks=self.weeks, days=self.days, hours=self.hours)
+
+    def bounds(self) -> tuple[timedelta, timedelta]:
+        """Lower and upper bounds of ``now - cutoff(now)`` over every ``now`` and zone.
+
+        Months are 28 to 31 days, years 365 or 366; the wall clock of a zone may be
+        a day off (DST, a repeated hour, a zone skipping a whole day as Samoa did).
+        """
+        fixed = timedelta(weeks=self.weeks, days=self.days, hours=self.hours)
+        low = fixed + timedelta(days=365 * self.years + 28 * self.months)
+        high = fixed + timedelta(days=366 * self.years + 31 * self.months)
+        slack = timedelta(days=1, hours=1)
+        return max(low - slack, _ZERO), high + slack
 
     def cutoff(self, now: datetime, tz: tzinfo) -> datetime:
         """The earliest instant still "within" this duration of ``now``, in UTC.
@@ -155,7 +178,7 @@ def parse_duration(text: str, key: str = "keep_within") -> Duration:
 # --------------------------------------------------------------------------- instants
 
 
-def _parse_since(text: str) -> datetime:
+def _parse_since(text: str, key: str = "keep_since") -> datetime:
     """ISO-8601 instant with offset or Z; a bare date means midnight UTC."""
     try:
         if len(text) == 10:
@@ -163,9 +186,9 @@ def _parse_since(text: str) -> datetime:
         else:
             value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except (TypeError, ValueError) as exc:
-        raise _key_error("keep_since", text) from exc
+        raise _key_error(key, text) from exc
     if value.tzinfo is None:
-        raise _key_error("keep_since", text, "a time needs an offset or Z")
+        raise _key_error(key, text, "a time needs an offset or Z")
     return value.astimezone(timezone.utc)
 
 
@@ -177,6 +200,76 @@ def _zone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ValueError, KeyError, OSError) as exc:
         raise _key_error("timezone", name, "unknown time zone") from exc
+
+
+# --------------------------------------------------------------------------- holds
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Keep these versions, whatever the rules say, until ``until`` (None: no expiry).
+
+    Like an S3 legal hold: it wins over every rule, and from ``until`` on it keeps
+    nothing. ``until`` accepts the same forms as keep_since (a date is midnight UTC).
+    """
+
+    versions: tuple[int, ...]
+    reason: str
+    until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        ids = self.versions
+        if (
+            not isinstance(ids, (list, tuple))
+            or not ids
+            or any(not _is_int(i) or i < 0 for i in ids)
+            or len(set(ids)) != len(ids)
+        ):
+            raise _key_error("holds", ids, "versions: a non-empty list of distinct version ids")
+        set_(self, "versions", tuple(sorted(int(i) for i in ids)))
+        if not isinstance(self.reason, str) or not self.reason.strip():
+            raise _key_error("holds", self.reason, "reason: a non-empty text")
+        if isinstance(self.until, str):
+            set_(self, "until", _parse_since(self.until, "holds"))
+        elif self.until is not None:
+            if not isinstance(self.until, datetime) or self.until.tzinfo is None:
+                raise _key_error("holds", self.until, "until: needs an aware datetime")
+            set_(self, "until", self.until.astimezone(timezone.utc))
+
+    @classmethod
+    def from_value(cls, value: Hold | Mapping[str, Any]) -> Hold:
+        """A Hold from itself or from its JSON form."""
+        if isinstance(value, Hold):
+            return value
+        if not isinstance(value, Mapping) or set(value) - {"versions", "reason", "until"}:
+            raise _key_error("holds", value)
+        return cls(
+            versions=value.get("versions"),  # type: ignore[arg-type]  # checked above
+            reason=value.get("reason"),  # type: ignore[arg-type]
+            until=value.get("until"),
+        )
+
+    def active(self, now: datetime) -> bool:
+        """Whether the hold still keeps its versions at ``now``."""
+        return self.until is None or now < self.until
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"versions": list(self.versions), "reason": self.reason}
+        if self.until is not None:
+            out["until"] = format_instant(self.until)
+        return out
+
+    def keep_reason(self) -> str:
+        """The reason a held version carries in the plan."""
+        expiry = f"until {format_instant(self.until)}" if self.until else "no expiry"
+        return f"hold: {self.reason} ({expiry})"
+
+    def english(self) -> str:
+        ids = [str(i) for i in self.versions]
+        expiry = f"until {format_instant(self.until)}" if self.until else "with no expiry"
+        noun = "version" if len(ids) == 1 else "versions"
+        return f"{noun} {_join_and(ids)} ({self.reason}) {expiry}"
 
 
 # --------------------------------------------------------------------------- policy
@@ -205,9 +298,18 @@ class RetentionPolicy:
     delete_failed: bool = True
     max_deletions: int = 1000
     max_deletion_share: float | None = None
+    grace: Duration | None = None
+    holds: tuple[Hold, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if isinstance(self.grace, str):
+            set_(self, "grace", parse_duration(self.grace, "grace"))
+        elif self.grace is not None and not (isinstance(self.grace, Duration) and str(self.grace)):
+            raise _key_error("grace", self.grace)
+        if not isinstance(self.holds, (list, tuple)):
+            raise _key_error("holds", self.holds)
+        set_(self, "holds", tuple(Hold.from_value(h) for h in self.holds))
         if self.allowed_versions is not None:
             ids = tuple(self.allowed_versions)
             if any(not _is_int(i) or i < 0 for i in ids) or len(set(ids)) != len(ids):
@@ -272,7 +374,9 @@ class RetentionPolicy:
             value = getattr(self, f.name)
             if value == f.default:
                 continue
-            if isinstance(value, tuple):
+            if f.name == "holds":
+                value = [hold.to_dict() for hold in value]
+            elif isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Duration):
                 value = str(value)
@@ -323,6 +427,13 @@ class RetentionPolicy:
             guards.append("failed uploads")
         if guards:
             text += f"; never delete {_join_or(guards)}"
+        for hold in self.holds:
+            text += f"; hold {hold.english()}, whatever the rules say"
+        if self.grace is not None:
+            text += (
+                f"; grace {self.grace.english()}: delete a version only if it was already "
+                f"surplus {self.grace.english()} earlier"
+            )
         budget = (
             f"delete at most {self.max_deletions} version{'s' if self.max_deletions != 1 else ''}"
         )
@@ -376,6 +487,9 @@ def _schema_error(error: Any, data: dict[str, Any]) -> PolicyError:
             )
         return PolicyError(f"policy: expected an object of policy keys ({error.message})")
     key = str(path[0])
+    if key == "holds" and len(path) > 1:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[1:])
+        return _key_error(key, data.get(key), f"holds{where}: {error.message}")
     if error.validator == "maximum" and key == "allowed_versions":
         # Pulumi passes numbers as floats: a larger id would arrive rounded.
         return _key_error(key, data.get(key), f"{error.instance} is above 2^53 - 1")
@@ -442,8 +556,57 @@ class Plan:
     def deleted_bytes(self) -> int:
         return sum(d.version.num_bytes for d in self.delete)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Stable, versioned JSON (schemas/plan.schema.json)."""
+    @cached_property
+    def eligible_at(self) -> tuple[datetime | None, ...]:
+        """For each decision, the instant time alone makes the version surplus.
+
+        Kept before it, deleted by any plan after it, if nothing new is uploaded.
+        None for a kept version that only a new upload can make surplus (keep_last,
+        calendar rules, allowed_versions, a hold without expiry, the guards), and for
+        deleted versions (surplus already). Computed on first use, not by the planner.
+        """
+        ordered = [d.version for d in self.decisions]
+        lifetimes = _Lifetimes(ordered, self.policy, self.now)
+        return tuple(
+            lifetimes.eligible(pos, d.reasons) if d.action == "keep" else None
+            for pos, d in enumerate(self.decisions)
+        )
+
+    def forecast(self, days: int) -> list[ForecastDay]:
+        """What the policy deletes over the next ``days`` days if nothing new arrives.
+
+        Day 0 is this plan's deletions; day k (1..days) holds the kept versions whose
+        eligible_at falls in [now + (k-1) days, now + k days), which a plan made at
+        the end of day k deletes.
+        """
+        buckets: list[list[DataVersion]] = [[d.version for d in self.delete]]
+        buckets += [[] for _ in range(days)]
+        for d, when in zip(self.decisions, self.eligible_at, strict=True):
+            if d.action != "keep" or when is None:
+                continue
+            day = (when - self.now) // _DAY + 1
+            if day <= days:
+                buckets[max(day, 1)].append(d.version)
+        return [
+            ForecastDay(k, self.now + k * _DAY, tuple(versions))
+            for k, versions in enumerate(buckets)
+        ]
+
+    def to_dict(self, forecast_days: int | None = None) -> dict[str, Any]:
+        """Stable, versioned JSON (schemas/plan.schema.json); with ``forecast_days``,
+        also the forecast of :meth:`forecast`."""
+        out = self._to_dict()
+        if forecast_days is not None:
+            out["forecast"] = [day.to_dict() for day in self.forecast(forecast_days)]
+        return out
+
+    def _version_dict(self, d: Decision, eligible: datetime | None) -> dict[str, Any]:
+        out = {**d.version.to_dict(), "decision": d.action, "reasons": list(d.reasons)}
+        if d.action == "keep":
+            out["eligible_at"] = format_instant(eligible) if eligible is not None else None
+        return out
+
+    def _to_dict(self) -> dict[str, Any]:
         return {
             "format_version": PLAN_FORMAT_VERSION,
             "now": format_instant(self.now),
@@ -458,8 +621,8 @@ class Plan:
                 },
             },
             "versions": [
-                {**d.version.to_dict(), "decision": d.action, "reasons": list(d.reasons)}
-                for d in self.decisions
+                self._version_dict(d, when)
+                for d, when in zip(self.decisions, self.eligible_at, strict=True)
             ],
             "warnings": list(self.warnings),
             "budget_error": self.budget_error,
@@ -477,8 +640,12 @@ class Plan:
         )
 
     def render_table(self) -> str:
-        """A readable fixed-width table, newest first."""
-        header = ("id", "recorded", "status", "rows", "bytes", "decision", "reasons")
+        """A readable fixed-width table, newest first.
+
+        "eligible_at" is when time alone makes a kept version surplus; "new-upload"
+        when only a new upload can (see :attr:`eligible_at`).
+        """
+        header = ("id", "recorded", "status", "rows", "bytes", "decision", "eligible_at", "reasons")
         rows = [header] + [
             (
                 str(d.version.data_id),
@@ -487,9 +654,10 @@ class Plan:
                 format_count(d.version.num_rows),
                 format_bytes(d.version.num_bytes),
                 d.action,
+                _eligible_text(d, when),
                 ", ".join(d.reasons),
             )
-            for d in self.decisions
+            for d, when in zip(self.decisions, self.eligible_at, strict=True)
         ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
         right = {0, 3, 4}
@@ -501,6 +669,61 @@ class Plan:
             ]
             lines.append("  ".join([*cells, r[-1]]).rstrip())
         return "\n".join(lines)
+
+
+def _eligible_text(d: Decision, when: datetime | None) -> str:
+    if d.action != "keep":
+        return "-"
+    return format_instant(when) if when is not None else "new-upload"
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastDay:
+    """The versions one day of the forecast deletes (day 0: the plan's own deletions)."""
+
+    day: int
+    through: datetime
+    versions: tuple[DataVersion, ...]
+
+    @property
+    def bytes(self) -> int:
+        return sum(v.num_bytes for v in self.versions)
+
+    @property
+    def rows(self) -> int:
+        return sum(v.num_rows for v in self.versions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "through": format_instant(self.through),
+            "count": len(self.versions),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "ids": sorted(v.data_id for v in self.versions),
+        }
+
+
+def render_forecast(days: list[ForecastDay]) -> str:
+    """The forecast as lines: one per day that deletes something, then a total."""
+    lines = []
+    for day in days:
+        if not day.versions and day.day:
+            continue
+        when = "now" if day.day == 0 else f"day {day.day} (by {format_instant(day.through)})"
+        ids = ", ".join(str(i) for i in sorted(v.data_id for v in day.versions)) or "-"
+        lines.append(
+            f"  {when}: delete {len(day.versions)}, {format_bytes(day.bytes)}, "
+            f"{format_count(day.rows)} rows (ids {ids})"
+        )
+    total = [v for day in days for v in day.versions]
+    horizon = days[-1]
+    lines.append(
+        f"  total through {format_instant(horizon.through)}: delete {len(total)}, "
+        f"{format_bytes(sum(v.num_bytes for v in total))}, "
+        f"{format_count(sum(v.num_rows for v in total))} rows"
+    )
+    return "\n".join([f"forecast if nothing new is uploaded ({horizon.day} days):", *lines])
 
 
 def format_bytes(n: int) -> str:
@@ -587,6 +810,16 @@ def plan_retention(
     since_reason = f"keep_since {format_instant(since)}" if since is not None else ""
     gfs = _Calendar(policy, tz)
     oldest = _oldest_success(ordered)
+    held = {  # id -> the reasons of the holds still in force
+        i: tuple(h.keep_reason() for h in policy.holds if i in h.versions and h.active(now))
+        for hold in policy.holds
+        if hold.active(now)
+        for i in hold.versions
+    }
+    grace = policy.grace
+    past_now = grace.cutoff(now, tz) if grace is not None else now
+    past_kept = _kept_at(ordered, policy, past_now) if grace is not None else None
+    graced: list[tuple[int, int]] = []  # (position in decisions, position in keep)
 
     decisions: list[Decision] = []
     keep: list[Decision] = []
@@ -596,6 +829,8 @@ def plan_retention(
         reasons: list[str] = []
         status = v.upload_status
         success = status == "success"
+        if held and v.data_id in held:
+            reasons.extend(held[v.data_id])
         if allowed and v.data_id in allowed:
             reasons.append(REASON_ALLOWED)
             seen_allowed.add(v.data_id)
@@ -622,15 +857,26 @@ def plan_retention(
         if reasons:
             d = _decision(v, "keep", tuple(reasons))
             keep.append(d)
+        elif past_kept is not None and (v.recorded_date > past_now or v.data_id in past_kept):
+            d = _decision(v, "keep", ())  # the reason needs eligible_at: set below
+            graced.append((len(decisions), len(keep)))
+            keep.append(d)
         else:
             d = _decision(v, "delete", _DELETED_REASONS)
             delete.append(d)
         decisions.append(d)
 
+    if graced and grace is not None:
+        lifetimes = _Lifetimes(ordered, policy, now)
+        for pos, kept_pos in graced:
+            reason = _grace_reason(grace, lifetimes.eligible(pos, ()))
+            decisions[pos] = keep[kept_pos] = _decision(ordered[pos], "keep", (reason,))
+
     warnings = tuple(
         f"allowed_versions: version {i} is not listed by Domo"
         for i in sorted(allowed - seen_allowed)
     )
+    warnings += _hold_warnings(policy, ordered, now)
     stale = _stale_warning(policy, ordered, keep, len(delete), now)
     if stale:
         warnings += (stale,)
@@ -640,6 +886,45 @@ def plan_retention(
     if message is not None and enforce_budget:
         raise BudgetExceededError(message, plan=plan, would_delete=len(delete), limit=limit)
     return plan
+
+
+def _kept_at(ordered: list[DataVersion], policy: RetentionPolicy, when: datetime) -> frozenset[int]:
+    """Ids the policy (without grace) keeps evaluated at ``when`` over the versions
+    recorded by then: grace deletes only what was surplus then too."""
+    earlier = [v for v in ordered if v.recorded_date <= when]
+    plan = plan_retention(earlier, replace(policy, grace=None), when, enforce_budget=False)
+    return frozenset(d.version.data_id for d in plan.keep)
+
+
+def _grace_reason(grace: Duration, eligible: datetime | None) -> str:
+    """The reason of a version only grace keeps: surplus now, and when it may go."""
+    if eligible is None:  # cannot happen when nothing is recorded in the future
+        return f"grace {grace}: surplus now, kept while it was not surplus {grace} earlier"
+    return f"grace {grace}: surplus now, deletable after {format_instant(eligible)}"
+
+
+def _hold_warnings(
+    policy: RetentionPolicy, ordered: list[DataVersion], now: datetime
+) -> tuple[str, ...]:
+    """A hold naming a version Domo does not list, or a hold that has expired: said, never
+    silently ignored (a keep rule matching nothing once made restic delete all, #4764)."""
+    if not policy.holds:
+        return ()
+    listed = {v.data_id for v in ordered}
+    out: list[str] = []
+    for hold in policy.holds:
+        if not hold.active(now):
+            out.append(
+                f"holds: the hold '{hold.reason}' expired at {format_instant(hold.until or now)}"
+                " and keeps nothing; remove it from the policy"
+            )
+            continue
+        out += [
+            f"holds: version {i} (hold '{hold.reason}') is not listed by Domo"
+            for i in hold.versions
+            if i not in listed
+        ]
+    return tuple(out)
 
 
 def _stale_warning(
@@ -726,6 +1011,7 @@ def budget_violation(would: int, total: int, policy: RetentionPolicy) -> tuple[s
 
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
+_HOUR = timedelta(hours=1)
 
 
 def _oldest_success(ordered: list[DataVersion]) -> DataVersion | None:
@@ -742,6 +1028,212 @@ def _oldest_reason(rule: str) -> str:
 
 
 _CALENDAR_RULES = ("keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
+_DAY = timedelta(days=1)
+_MAX_STEPS = 64
+
+
+def _first_crossing(
+    duration: Duration, tz: tzinfo, x: datetime, after: datetime
+) -> datetime | None:
+    """The first instant b >= ``after`` with cutoff(b) <= x < cutoff(b + 1 µs).
+
+    Expects cutoff(after) <= x; None when b lies beyond year 9999. In UTC without
+    months or years the cutoff is ``t - duration``, so b is one addition. Elsewhere
+    the cutoff can step back (a clamped month end, a repeated DST hour), so b is
+    found by sampling hourly across the window the duration's bounds allow, then
+    bisecting to the microsecond.
+    """
+    try:
+        exact = duration.exact()
+        if exact is not None and tz is timezone.utc:
+            return max(after, x + exact)
+        low, high = duration.bounds()
+        lo = max(after, x + low)
+        if lo > after and duration.cutoff(lo, tz) > x:
+            lo = after  # the bounds rule this out; stay correct anyway
+        end = x + high + _HOUR
+        hi = lo
+        while True:
+            if hi >= end:
+                return hi
+            nxt = min(hi + _HOUR, end)
+            if duration.cutoff(nxt, tz) > x:
+                break
+            hi = nxt
+        lo, hi = hi, nxt
+        while hi - lo > _MICROSECOND:
+            mid = lo + (hi - lo) // 2
+            if duration.cutoff(mid, tz) > x:
+                hi = mid
+            else:
+                lo = mid
+        return lo
+    except OverflowError:
+        return None
+
+
+class _Lifetimes:
+    """eligible_at: when time alone, with no new upload, ends every reason to keep a version.
+
+    A version is kept while any reason holds. keep_within holds until its cutoff
+    passes the version, a hold until its ``until``; the other reasons end only with
+    a new upload. With grace, it is also kept while the policy evaluated ``grace``
+    earlier, over the versions recorded by then, keeps it: as that earlier instant
+    moves on, versions already listed join it newest last, so its rank reasons end at
+    the recorded date of the K-th newer success and its calendar reasons when a newer
+    success takes its bucket or uses up the rule's count. Pure, on the plan's
+    newest-first versions; the calendar buckets are computed only when grace needs them.
+    """
+
+    def __init__(self, ordered: Sequence[DataVersion], policy: RetentionPolicy, now: datetime):
+        self.ordered = ordered
+        self.policy = policy
+        self.now = now
+        self.tz = policy.tz
+        self.allowed = frozenset(policy.allowed_versions or ())
+        self.holds: dict[int, list[Hold]] = {}
+        for hold in policy.holds:
+            for i in hold.versions:
+                self.holds.setdefault(i, []).append(hold)
+        self.rank_limit = max(policy.keep_last or 0, policy.protect_latest, 1)
+        self.success_index: list[int] = []  # per position; -1 for other statuses
+        self.success_dates: list[datetime] = []  # successes, newest first
+        for v in ordered:
+            if v.upload_status == "success":
+                self.success_index.append(len(self.success_dates))
+                self.success_dates.append(v.recorded_date)
+            else:
+                self.success_index.append(-1)
+        self._buckets: list[tuple[int, list[Any], list[int], list[int]]] | None = None
+
+    def eligible(self, pos: int, reasons: tuple[str, ...]) -> datetime | None:
+        """eligible_at of the version at ``pos``, kept now for ``reasons``."""
+        v = self.ordered[pos]
+        if self._kept_for_good(v):
+            return None
+        i = self.success_index[pos]
+        if 0 <= i < self.rank_limit or any(r.startswith(_CALENDAR_RULES) for r in reasons):
+            return None  # keep_last, the guards, a calendar bucket: a new upload ends them
+        limits = self._hold_limits(v)
+        recorded = v.recorded_date
+        grace = self.policy.grace
+        if grace is None:
+            return self._end(self.now, limits, recorded)
+        past_limits = self._past_limits(pos)
+        if past_limits is None:
+            return None
+        t = self.now
+        for _ in range(_MAX_STEPS):
+            now_end = self._end(t, limits, recorded)
+            earlier = grace.cutoff(t, self.tz)
+            if earlier < recorded:  # not listed yet back then: spared until it is surplus
+                past_end: datetime | None = self._end(recorded, past_limits, recorded)
+            else:
+                past_end = self._end(earlier, past_limits, recorded)
+                if past_end == earlier:
+                    past_end = None  # surplus back then: grace spares nothing
+            grace_end = t
+            if now_end is None:
+                return None
+            if past_end is not None:
+                crossing = _first_crossing(grace, self.tz, past_end, t)
+                if crossing is None:
+                    return None
+                grace_end = crossing
+            end = max(now_end, grace_end)
+            if end == t:
+                return t
+            t = end
+        return t
+
+    def _kept_for_good(self, v: DataVersion) -> bool:
+        """Reasons that neither time nor new uploads end."""
+        p = self.policy
+        status = v.upload_status
+        return (
+            v.data_id in self.allowed
+            or (p.keep_since is not None and v.recorded_date >= p.keep_since)
+            or (status != "success" and (status != "error" or not p.delete_failed))
+            or any(h.until is None for h in self.holds.get(v.data_id, ()))
+        )
+
+    def _hold_limits(self, v: DataVersion) -> list[datetime]:
+        return [h.until for h in self.holds.get(v.data_id, ()) if h.until is not None]
+
+    def _end(self, start: datetime, limits: list[datetime], recorded: datetime) -> datetime | None:
+        """The end of the run of instants from ``start`` on at which a reason keeps the
+        version: each limit keeps it before that instant, keep_within while its cutoff
+        is at or before ``recorded`` (which can stop and start again: iterate)."""
+        within = self.policy.keep_within
+        t = start
+        for _ in range(_MAX_STEPS):
+            end = t
+            for limit in limits:
+                if limit > end:
+                    end = limit
+            if within is not None and within.cutoff(t + _MICROSECOND, self.tz) <= recorded:
+                crossing = _first_crossing(within, self.tz, recorded, t + _MICROSECOND)
+                if crossing is None:
+                    return None
+                end = max(end, crossing)
+            if end == t:
+                return t
+            t = end
+        return t
+
+    def _past_limits(self, pos: int) -> list[datetime] | None:
+        """When the reasons of the policy evaluated at an earlier instant end, as that
+        instant moves on and the versions recorded after it join; None: never by time."""
+        v = self.ordered[pos]
+        limits = self._hold_limits(v)
+        i = self.success_index[pos]
+        if i < 0:
+            return limits
+        dates = self.success_dates
+        if i < self.rank_limit:
+            return None
+        limits.append(dates[i - self.rank_limit])
+        last = len(dates) - 1
+        for count, keys, run_of, run_last in self._calendar_runs():  # here i >= 1
+            ends = []
+            if i != last and keys[i - 1] == keys[i]:
+                ends.append(dates[i - 1])  # a newer success takes its bucket
+            if count == 1:
+                ends.append(dates[i - 1])
+            elif run_of[i - 1] >= count - 1:  # the newer successes use up the count
+                ends.append(dates[run_last[run_of[i - 1] - (count - 1)]])
+            if not ends:
+                return None
+            limits.append(min(ends))
+        return limits
+
+    def _calendar_runs(self) -> list[tuple[int, list[Any], list[int], list[int]]]:
+        """Per calendar rule: its count, each success's bucket, the run of equal buckets
+        each success is in (newest run 0), and the oldest success of each run."""
+        if self._buckets is None:
+            p = self.policy
+            local = [t.astimezone(self.tz) for t in self.success_dates]
+            rules: list[tuple[int | None, Any]] = [
+                (p.keep_daily, lambda t: (t.year, t.month, t.day)),
+                (p.keep_weekly, lambda t: t.isocalendar()[:2]),
+                (p.keep_monthly, lambda t: (t.year, t.month)),
+                (p.keep_yearly, lambda t: t.year),
+            ]
+            self._buckets = []
+            for count, bucket in rules:
+                if not count:
+                    continue
+                keys = [bucket(t) for t in local]
+                run_of: list[int] = []
+                run_last: list[int] = []
+                for j, key in enumerate(keys):
+                    if j and key == keys[j - 1]:
+                        run_last[-1] = j
+                    else:
+                        run_last.append(j)
+                    run_of.append(len(run_last) - 1)
+                self._buckets.append((count, keys, run_of, run_last))
+        return self._buckets
 
 
 class _Calendar:

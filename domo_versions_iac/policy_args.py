@@ -13,6 +13,17 @@ from typing import TypedDict
 import pulumi
 
 
+class HoldArgs(TypedDict, total=False):
+    """Versions kept whatever the rules say, with why and (optionally) until when."""
+
+    versions: pulumi.Input[Sequence[pulumi.Input[int]]]
+    """The held version ids (required)."""
+    reason: pulumi.Input[str]
+    """Why they are held, e.g. "audit FY25" (required)."""
+    until: pulumi.Input[str]
+    """When the hold ends (an instant or a date); no expiry when absent."""
+
+
 class RetentionPolicyArgs(TypedDict, total=False):
     """A retention policy: a version is kept if any keep rule keeps it or a guard protects it."""
 
@@ -44,3 +55,7 @@ class RetentionPolicyArgs(TypedDict, total=False):
     """Deletion budget: at most this many versions per update (default 1000)."""
     max_deletion_share: pulumi.Input[float]
     """Deletion budget: at most this share of the listed versions, e.g. 0.5."""
+    grace: pulumi.Input[str]
+    """Delete only what was already surplus this long ago too, e.g. "7d"."""
+    holds: pulumi.Input[Sequence[pulumi.Input[HoldArgs]]]
+    """Holds: versions kept whatever the rules say, each with a reason and optional until."""

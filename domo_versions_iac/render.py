@@ -115,16 +115,20 @@ def listings_json(
     return {"format_version": LISTING_FORMAT_VERSION, "datasets": datasets}
 
 
-def plan_block(dataset_id: str, plan: Plan) -> str:
-    """One dataset for ``plan``: heading, policy, table with reasons, summary line."""
-    return "\n".join(
-        [
-            f"dataset {dataset_id} (planned at {format_instant(plan.now)})",
-            f"policy: {plan.policy}",
-            plan.render_table(),
-            f"summary: {plan.summary()}",
-        ]
-    )
+def plan_block(dataset_id: str, plan: Plan, *, forecast_days: int | None = None) -> str:
+    """One dataset for ``plan``: heading, policy, table with reasons, summary line, and
+    the forecast when asked for."""
+    from domo_versions_iac.policy import render_forecast
+
+    lines = [
+        f"dataset {dataset_id} (planned at {format_instant(plan.now)})",
+        f"policy: {plan.policy}",
+        plan.render_table(),
+        f"summary: {plan.summary()}",
+    ]
+    if forecast_days is not None:
+        lines.append(render_forecast(plan.forecast(forecast_days)))
+    return "\n".join(lines)
 
 
 def plans_total(plans: Mapping[str, Plan]) -> str:
@@ -146,12 +150,16 @@ def plans_total(plans: Mapping[str, Plan]) -> str:
 
 
 def plans_json(
-    plans: Mapping[str, Plan], errors: Mapping[str, BaseException], order: Sequence[str]
+    plans: Mapping[str, Plan],
+    errors: Mapping[str, BaseException],
+    order: Sequence[str],
+    *,
+    forecast_days: int | None = None,
 ) -> dict[str, Any]:
     """``plan --json``: the same shape for one dataset or many, each ``Plan.to_dict()``
     (plan.schema.json) or ``{"error": {...}}`` when the dataset could not be listed."""
     datasets = {
-        ds: plans[ds].to_dict() if ds in plans else {"error": error_dict(errors[ds])}
+        ds: plans[ds].to_dict(forecast_days) if ds in plans else {"error": error_dict(errors[ds])}
         for ds in order
         if ds in plans or ds in errors
     }

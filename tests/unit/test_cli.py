@@ -136,7 +136,16 @@ def test_plan_with_pending_deletions_exits_0_and_shows_reasons(env: dict[str, st
     assert f"dataset {FIXED} (planned at {NOW})" in out
     assert "policy: keep the 2 newest successful versions" in out
     header = next(line for line in out.splitlines() if line.startswith("id "))
-    assert header.split() == ["id", "recorded", "status", "rows", "bytes", "decision", "reasons"]
+    assert header.split() == [
+        "id",
+        "recorded",
+        "status",
+        "rows",
+        "bytes",
+        "decision",
+        "eligible_at",
+        "reasons",
+    ]
     assert "keep_last #1, protected: latest #1" in out
     assert out.count("no rule keeps it") == 3
     assert out.splitlines()[-1] == "summary: delete 3 of 5 versions, 300.0 kB, 3.0 k rows"
@@ -532,3 +541,62 @@ def test_emulator_command_serves_until_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- grace, holds, forecast
+
+
+def test_plan_with_grace_holds_and_the_eligible_at_column(env: dict[str, str]) -> None:
+    hold = "1:audit: FY25 close:2024-04-01T00:00:00Z"  # a colon in the reason, one in until
+    args = ["plan", FIXED, "--keep-last", "1", "--grace", "7d", "--hold", hold, "--now", NOW]
+    result = run(args, env)
+    assert result.exit_code == 0, result.output
+    rows = {
+        line.split()[0]: line for line in result.stdout.splitlines() if line[:2].strip().isdigit()
+    }
+    # the hold ends 04-01; grace keeps it 7 days more
+    assert "2024-04-08T00:00:00Z  hold: audit: FY25 close (until 2024-04-01T00:00:00Z)" in rows["1"]
+    # 7 days before NOW (03-03T12:00) version 3 was the newest: it may go 7 days after 4
+    assert "grace 7d: surplus now, deletable after 2024-03-11T10:00:00Z" in rows["3"]
+    assert rows["4"].split()[7:9] == ["keep", "new-upload"]  # rows and bytes are 2 words each
+    assert "delete" in rows["2"].split() and "no rule keeps it" in rows["2"]
+    assert "policy: keep the newest successful version;" in result.stdout
+    assert "hold version 1 (audit: FY25 close) until 2024-04-01T00:00:00Z" in result.stdout
+    assert "grace 7 days: delete a version only if" in result.stdout
+
+
+def test_plan_hold_flag_errors_are_one_line(env: dict[str, str]) -> None:
+    for bad in ["3,4", "3,,4:x", ":x", "3: "]:
+        result = run(["plan", FIXED, "--keep-last", "1", "--hold", bad], env)
+        assert_one_line_error(result, "--hold: expected")
+    result = run(["plan", FIXED, "--keep-last", "1", "--hold", "3:x:2024-13-01"], env)
+    assert_one_line_error(result, "policy.holds: expected a list of holds")
+
+
+def test_plan_warns_about_an_unlisted_held_version(env: dict[str, str]) -> None:
+    result = run(["plan", FIXED, "--keep-last", "1", "--hold", "42:legal", "--now", NOW], env)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"warning: dataset {FIXED}: holds: version 42 (hold 'legal') is not listed by Domo"
+        in result.stderr
+    )
+
+
+def test_plan_forecast_text_and_json(env: dict[str, str]) -> None:
+    args = ["plan", FIXED, "--keep-within", "7d", "--now", NOW, "--forecast", "5"]
+    result = run(args, env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    start = lines.index("forecast if nothing new is uploaded (5 days):")
+    # keep_within 7d from 03-10T12:00 keeps 4 (the newest, for good) and the failed
+    # upload 5 (recorded 03-05T10:00) until 03-12T10:00, in day 2
+    assert lines[start + 1 :] == [
+        "  now: delete 3, 600.0 kB, 6.0 k rows (ids 1, 2, 3)",
+        "  day 2 (by 2024-03-12T12:00:00Z): delete 1, 0 B, 0 rows (ids 5)",
+        "  total through 2024-03-15T12:00:00Z: delete 4, 600.0 kB, 6.0 k rows",
+    ]
+    data = json.loads(run([*args, "--json"], env).stdout)["datasets"][FIXED]
+    validator("plan").validate(data)
+    assert [day["day"] for day in data["forecast"]] == [0, 1, 2, 3, 4, 5]
+    assert data["forecast"][0]["ids"] == [1, 2, 3]
+    assert run([*args[:-1], "0"], env).exit_code == 1

@@ -825,7 +825,16 @@ def test_format_count(n: int, text: str) -> None:
 
 def test_render_table() -> None:
     table = plan(MIXED, keep_last=1).render_table().splitlines()
-    assert table[0].split() == ["id", "recorded", "status", "rows", "bytes", "decision", "reasons"]
+    assert table[0].split() == [
+        "id",
+        "recorded",
+        "status",
+        "rows",
+        "bytes",
+        "decision",
+        "eligible_at",
+        "reasons",
+    ]
     assert len(table) == 1 + len(MIXED)
     assert table[2].split() == [
         "6",
@@ -835,6 +844,7 @@ def test_render_table() -> None:
         "1.0",
         "kB",
         "keep",
+        "new-upload",
         "keep_last",
         "#1,",
         "protected:",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -69,6 +70,31 @@ def version_lists(draw: st.DrawFn) -> list[DataVersion]:
     return out
 
 
+@st.composite
+def recent_version_lists(draw: st.DrawFn) -> list[DataVersion]:
+    """Versions recorded mostly in the weeks before NOW (and a few after), on many
+    distinct instants: what grace windows, hold expiries and keep_within cut through."""
+    ids = draw(st.lists(st.integers(0, 500), unique=True, min_size=1, max_size=30))
+    recent = st.integers(-60 * 24 * 50, 60 * 24 * 2)  # minutes from NOW
+    hours = st.integers(-24 * 50, 48).map(lambda h: h * 60)  # on the hour: ties, midnights
+    out = []
+    for data_id in ids:
+        recorded = NOW + timedelta(minutes=draw(recent | hours))
+        status: UploadStatus = draw(st.sampled_from(["success"] * 6 + ["error", "processing"]))
+        out.append(
+            DataVersion(
+                data_id=data_id,
+                schema_id=1,
+                upload_status=status,
+                recorded_date=recorded,
+                upload_completed_date=None if status == "processing" else recorded,
+                num_rows=draw(st.integers(0, 10**6)),
+                num_bytes=draw(st.integers(0, 10**9)),
+            )
+        )
+    return out
+
+
 counts = st.none() | st.integers(1, 6)
 durations = st.none() | st.sampled_from(["36h", "30d", "2w3d", "1m", "1y2m", "3m", "1y"])
 instants = st.none() | st.sampled_from(
@@ -103,6 +129,56 @@ def policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
     return data
 
 
+@st.composite
+def sparse_policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
+    """One or two keep rules, so that grace and holds decide more often."""
+    rules = {
+        "keep_last": st.integers(1, 4),
+        "keep_within": st.sampled_from(["36h", "5d", "2w", "1m"]),
+        "keep_daily": st.integers(1, 4),
+        "keep_weekly": st.integers(1, 3),
+        "keep_monthly": st.integers(1, 3),
+    }
+    chosen = draw(st.lists(st.sampled_from(sorted(rules)), min_size=1, max_size=2, unique=True))
+    data: dict[str, Any] = {key: draw(rules[key]) for key in chosen}
+    data["timezone"] = draw(st.sampled_from(["UTC", "UTC", "Europe/Berlin", "America/Havana"]))
+    data["protect_latest"] = draw(st.integers(0, 2))
+    return data
+
+
+@st.composite
+def policies_with_time(draw: st.DrawFn) -> dict[str, Any]:
+    """policy_dicts plus grace and holds, some expired, some naming unlisted ids."""
+    data = draw(policy_dicts() | sparse_policy_dicts())
+    grace = draw(st.none() | st.sampled_from(["1h", "36h", "3d", "2w", "1m"]) | st.just("10d"))
+    if grace is not None:
+        data["grace"] = grace
+    until = st.none() | st.sampled_from(
+        [
+            "2024-03-01",
+            "2024-03-31T12:00:00Z",
+            "2024-04-02T00:30:00+02:00",
+            "2024-05-01",
+            "2026-01-01",
+        ]
+    )
+    holds = draw(
+        st.lists(
+            st.builds(
+                lambda ids, until: (
+                    {"versions": ids, "reason": "audit"} | ({"until": until} if until else {})
+                ),
+                st.lists(st.integers(0, 520), min_size=1, max_size=4, unique=True),
+                until,
+            ),
+            max_size=3,
+        )
+    )
+    if holds:
+        data["holds"] = holds
+    return data
+
+
 def relaxed(data: dict[str, Any]) -> RetentionPolicy:
     return RetentionPolicy.from_dict({**data, "max_deletions": 10**6, "max_deletion_share": 1})
 
@@ -111,17 +187,27 @@ def newest_first(versions: list[DataVersion]) -> list[DataVersion]:
     return sorted(versions, key=lambda v: (v.recorded_date, v.data_id), reverse=True)
 
 
-def oracle_kept(versions: list[DataVersion], p: RetentionPolicy) -> set[int]:
+def oracle_kept(versions: list[DataVersion], p: RetentionPolicy, now: datetime = NOW) -> set[int]:
     """Naive, rule-by-rule restatement of the policy: ids some rule or guard keeps."""
+    if p.grace is not None:  # surplus now and surplus `grace` earlier over what existed then
+        kept_now = oracle_kept(versions, replace(p, grace=None), now)
+        then = p.grace.cutoff(now, _tz(p.timezone))
+        earlier = [v for v in versions if v.recorded_date <= then]
+        kept_then = oracle_kept(earlier, replace(p, grace=None), then)
+        existed = {v.data_id for v in earlier}
+        return kept_now | {v.data_id for v in versions if v.data_id not in existed} | kept_then
     ordered = newest_first(versions)
     success = [v for v in ordered if v.upload_status == "success"]
     keep: set[int] = set()
+    for hold in p.holds:
+        if hold.until is None or now < hold.until:
+            keep |= {v.data_id for v in versions if v.data_id in hold.versions}
     if p.allowed_versions is not None:
         keep |= {v.data_id for v in versions if v.data_id in p.allowed_versions}
     keep |= {v.data_id for v in success[: p.keep_last or 0]}
     keep |= {v.data_id for v in success[: max(p.protect_latest, 1)]}  # the newest: always
     if p.keep_within is not None:
-        cutoff = p.keep_within.cutoff(NOW, _tz(p.timezone))
+        cutoff = p.keep_within.cutoff(now, _tz(p.timezone))
         keep |= {v.data_id for v in versions if v.recorded_date >= cutoff}
     if p.keep_since is not None:
         keep |= {v.data_id for v in versions if v.recorded_date >= p.keep_since}
@@ -251,3 +337,46 @@ def test_parse_duration_never_crashes(text: str) -> None:
         assert str(err).startswith("policy.keep_within: expected a duration")
     else:
         assert str(duration) and parse_duration(str(duration)) == duration
+
+
+MICRO = timedelta(microseconds=1)
+FAR = datetime(2045, 1, 1, tzinfo=UTC)  # past every hold, duration and grace drawn
+
+
+def kept_ids(versions: list[DataVersion], policy: RetentionPolicy, now: datetime) -> set[int]:
+    return {d.version.data_id for d in plan_retention(versions, policy, now).keep}
+
+
+@SETTINGS
+@given(version_lists() | recent_version_lists(), policies_with_time())
+def test_grace_and_holds_match_the_oracle(
+    versions: list[DataVersion], data: dict[str, Any]
+) -> None:
+    policy = relaxed(data)
+    plan = plan_retention(versions, policy, NOW)
+    assert {d.version.data_id for d in plan.keep} == oracle_kept(versions, policy)
+    for d in plan.keep:
+        graced = [r for r in d.reasons if r.startswith("grace ")]
+        assert not graced or d.reasons == tuple(graced)  # grace only spares the surplus
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(version_lists() | recent_version_lists(), policies_with_time())
+def test_eligible_at_is_when_time_alone_deletes_a_kept_version(
+    versions: list[DataVersion], data: dict[str, Any]
+) -> None:
+    """Planning just before eligible_at keeps the version, just after it deletes it;
+    a null eligible_at means no plan, however late, deletes it without a new upload."""
+    policy = relaxed(data)
+    plan = plan_retention(versions, policy, NOW)
+    for d, when in zip(plan.decisions, plan.eligible_at, strict=True):
+        data_id = d.version.data_id
+        if d.action == "delete":
+            assert when is None
+            continue
+        if when is None:
+            assert data_id in kept_ids(versions, policy, FAR), d.reasons
+            continue
+        assert when >= NOW
+        assert data_id in kept_ids(versions, policy, max(NOW, when - MICRO)), (when, d.reasons)
+        assert data_id not in kept_ids(versions, policy, when + MICRO), (when, d.reasons)
