@@ -33,9 +33,7 @@ raises :class:`DeadlineExceededError`; a DELETE that was sent raises
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import math
 import os
 import random
 import re
@@ -43,7 +41,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import timezone
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -78,13 +75,19 @@ from domo_versions_iac.models import (
     DataVersion,
     protected_ids,
 )
+from domo_versions_iac.retry import (
+    DEADLINE_ENV,
+    RETRY_STATUSES,
+    RULES,
+    Attempts,
+    deadline_setting,
+    full_jitter,
+    parse_retry_after,
+)
 
 logger = logging.getLogger("domo_versions_iac.client")
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _MAX_DETAIL = 300
-DEADLINE_ENV = "DOMO_REQUEST_DEADLINE"
-DEFAULT_DEADLINE = 60.0
 _CHUNK_SIZE = 64 * 1024
 _DEADLINE_SLACK = 0.01  # a socket timeout set to the time left ends at the deadline
 
@@ -116,27 +119,6 @@ def _user_agent() -> str:
     from domo_versions_iac import __version__
 
     return f"domo-versions-iac/{__version__} python-requests/{requests.__version__}"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent/bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 _TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as Domo issues tokens
@@ -207,19 +189,6 @@ class _Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("the Domo token is not picklable")
-
-
-class _Attempt:
-    """Bookkeeping for one retried call: attempts made, waiting time used, deadline."""
-
-    def __init__(
-        self, max_attempts: int, max_retry_seconds: float, deadline_at: float = math.inf
-    ) -> None:
-        self.max_attempts = max_attempts
-        self.budget = max_retry_seconds
-        self.number = 0
-        self.waited = 0.0
-        self.deadline_at = deadline_at
 
 
 class _DeadlinePassed(Exception):
@@ -343,29 +312,6 @@ def _read_body(response: requests.Response, watch: _Watchdog) -> None:
     response._content = b"".join(chunks)
 
 
-def _deadline_setting(deadline: float | None, base_url: str) -> float:
-    """The deadline in seconds: the argument, else DOMO_REQUEST_DEADLINE, else 60."""
-    source = f"deadline={deadline!r}"
-    if deadline is None:
-        text = os.environ.get(DEADLINE_ENV, "").strip()
-        if not text:
-            return DEFAULT_DEADLINE
-        source = f"{DEADLINE_ENV}={text!r}"
-        try:
-            deadline = float(text)
-        except ValueError:
-            deadline = math.nan
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)):
-        deadline = math.nan
-    if not 0 < deadline < math.inf:
-        raise ConfigurationError(
-            f"{source} is not a deadline: give a number of seconds greater than 0",
-            instance=base_url,
-            hint=f"Unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g} seconds.",
-        )
-    return float(deadline)
-
-
 class DomoClient:
     """List and delete data versions of Domo datasets.
 
@@ -393,7 +339,7 @@ class DomoClient:
         self._base_url = normalize_instance(instance, allowed_hosts)
         _check_token(token, self._base_url)
         register_secret(token.strip())  # from now on no error or CLI line can show it
-        self.deadline = _deadline_setting(deadline, self._base_url)
+        self.deadline = deadline_setting(deadline, self._base_url)
         if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:
             raise ConfigurationError(
                 "timeout must be > 0, max_attempts >= 1, max_retry_seconds and backoff_base >= 0",
@@ -560,7 +506,7 @@ class DomoClient:
 
     def _backoff(self, attempt: int) -> float:
         with self._random_lock:
-            return self._random.uniform(0.0, self.backoff_base * (2 ** (attempt - 1)))
+            return full_jitter(self.backoff_base, attempt, self._random)
 
     def _request(
         self,
@@ -576,7 +522,8 @@ class DomoClient:
         url = self.versions_url(dataset_id)
         params = {"index": "true" if index else "false"} if method == "DELETE" else None
         deadline_at = time.monotonic() + self.deadline
-        state = _Attempt(self.max_attempts, self.max_retry_seconds, deadline_at)
+        state = Attempts(self.max_attempts, self.max_retry_seconds, deadline_at)
+        rules = RULES[method]
         while True:
             state.number += 1
             try:
@@ -585,7 +532,7 @@ class DomoClient:
                 raise self._deadline_error(passed.sent, method, dataset_id, ids) from None
             except requests.RequestException as exc:
                 error = self._transport_error(exc, method, dataset_id, ids)
-                if isinstance(error, DomoConnectionError) and method == "GET":
+                if rules.retries_transport(sent=not _never_connected(exc)):
                     delay = self._backoff(state.number)
                     if self._may_retry(state, delay, error, method, dataset_id):
                         continue
@@ -595,8 +542,7 @@ class DomoClient:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             error = self._status_error(response, method, dataset_id, ids, retry_after)
-            retryable = status in RETRY_STATUSES if method == "GET" else status == 429
-            if retryable:
+            if rules.retries_status(status):
                 delay = retry_after if retry_after is not None else self._backoff(state.number)
                 if self._may_retry(state, delay, error, method, dataset_id):
                     response.close()
@@ -639,9 +585,7 @@ class DomoClient:
             return response
         except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
             if watch.expired:
-                sent = watch.sent or not (
-                    isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
-                )
+                sent = watch.sent or not _never_connected(exc)
                 raise _DeadlinePassed(sent=sent) from exc
             raise
         finally:
@@ -670,7 +614,7 @@ class DomoClient:
         )
 
     def _may_retry(
-        self, state: _Attempt, delay: float, error: DomoError, method: str, dataset_id: str
+        self, state: Attempts, delay: float, error: DomoError, method: str, dataset_id: str
     ) -> bool:
         if state.number >= state.max_attempts:
             logger.warning(
@@ -680,12 +624,11 @@ class DomoClient:
                 state.number,
                 error.summary,
             )
-            self._note_exhausted(error, state, reason=f"after {state.number} attempts")
+            self._note_exhausted(error, reason=f"after {state.number} attempts")
             return False
         if state.waited + delay > state.budget:
             self._note_exhausted(
                 error,
-                state,
                 reason=(
                     f"after {state.number} attempt(s): waiting {delay:.1f}s more would exceed "
                     f"max_retry_seconds={state.budget:g}"
@@ -696,7 +639,6 @@ class DomoClient:
         if time.monotonic() + delay >= state.deadline_at:
             self._note_exhausted(
                 error,
-                state,
                 reason=(
                     f"after {state.number} attempt(s): waiting {delay:.1f}s more would pass "
                     f"the {self.deadline:g} s deadline"
@@ -718,9 +660,8 @@ class DomoClient:
         return True
 
     @staticmethod
-    def _note_exhausted(error: DomoError, state: _Attempt, *, reason: str) -> None:
+    def _note_exhausted(error: DomoError, *, reason: str) -> None:
         """Say in the error that retries ran out, and why."""
-        del state
         error.hint = f"Gave up {reason}. {error.hint}".strip()
 
     def _transport_error(
@@ -731,7 +672,7 @@ class DomoClient:
         ids: list[int] | None,
     ) -> DomoError:
         kind = _describe_transport(exc)
-        not_sent = isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
+        not_sent = _never_connected(exc)
         if method == "DELETE" and not not_sent:
             return DeleteOutcomeUnknownError(
                 f"The DELETE of {_versions(len(ids or []))} got no answer ({kind})",
@@ -816,6 +757,11 @@ def _error_details(response: requests.Response) -> tuple[str | None, str | None]
     if text and not text.lstrip().startswith("<"):
         return text.splitlines()[0][:_MAX_DETAIL], None
     return None, None
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True if the request cannot have reached the server (connect timeout or failure)."""
+    return isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
