@@ -52,22 +52,18 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from domo_versions_iac.errors import (
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
-    DatasetNotFoundError,
-    DeadlineExceededError,
     DeleteOutcomeUnknownError,
-    DomoConnectionError,
     DomoError,
-    InvalidResponseError,
     InvalidTokenError,
-    PermissionDeniedError,
     ProtectedVersionError,
-    RateLimitedError,
-    ServerError,
-    redact,
     register_secret,
+)
+from domo_versions_iac.http_errors import (
+    deadline_error,
+    never_connected,
+    status_error,
+    transport_error,
 )
 from domo_versions_iac.instance import is_loopback, normalize_instance, parse_allowed_hosts
 from domo_versions_iac.listing import parse_listing
@@ -87,7 +83,6 @@ from domo_versions_iac.retry import (
 
 logger = logging.getLogger("domo_versions_iac.client")
 
-_MAX_DETAIL = 300
 _CHUNK_SIZE = 64 * 1024
 _DEADLINE_SLACK = 0.01  # a socket timeout set to the time left ends at the deadline
 
@@ -165,11 +160,6 @@ def _check_ids(ids: Iterable[int]) -> list[int]:
             raise ValueError(f"data version ids are not negative, got {item}")
         checked.add(int(item))
     return sorted(checked)
-
-
-def _versions(n: int) -> str:
-    """'1 version', '3 versions'."""
-    return f"{n} version{'' if n == 1 else 's'}"
 
 
 def _batches(ids: Sequence[int], size: int) -> list[list[int]]:
@@ -504,6 +494,10 @@ class DomoClient:
         )
         self._request("DELETE", dataset_id, body=body, index=index, ids=batch)
 
+    def _context(self, dataset_id: str, ids: list[int] | None) -> dict[str, Any]:
+        """What every error of a call names: the instance, the dataset, a DELETE's ids."""
+        return {"instance": self._base_url, "dataset_id": dataset_id, "ids": ids}
+
     def _backoff(self, attempt: int) -> float:
         with self._random_lock:
             return full_jitter(self.backoff_base, attempt, self._random)
@@ -529,10 +523,15 @@ class DomoClient:
             try:
                 response = self._attempt(method, url, params, body, deadline_at)
             except _DeadlinePassed as passed:
-                raise self._deadline_error(passed.sent, method, dataset_id, ids) from None
+                logger.warning(
+                    "%s dataset %s: the %g s deadline passed", method, dataset_id, self.deadline
+                )
+                raise deadline_error(
+                    passed.sent, method, deadline=self.deadline, **self._context(dataset_id, ids)
+                ) from None
             except requests.RequestException as exc:
-                error = self._transport_error(exc, method, dataset_id, ids)
-                if rules.retries_transport(sent=not _never_connected(exc)):
+                error = transport_error(exc, method, **self._context(dataset_id, ids))
+                if rules.retries_transport(sent=not never_connected(exc)):
                     delay = self._backoff(state.number)
                     if self._may_retry(state, delay, error, method, dataset_id):
                         continue
@@ -541,7 +540,9 @@ class DomoClient:
             if 200 <= status < 300:
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            error = self._status_error(response, method, dataset_id, ids, retry_after)
+            error = status_error(
+                response, method, retry_after=retry_after, **self._context(dataset_id, ids)
+            )
             if rules.retries_status(status):
                 delay = retry_after if retry_after is not None else self._backoff(state.number)
                 if self._may_retry(state, delay, error, method, dataset_id):
@@ -585,33 +586,12 @@ class DomoClient:
             return response
         except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
             if watch.expired:
-                sent = watch.sent or not _never_connected(exc)
+                sent = watch.sent or not never_connected(exc)
                 raise _DeadlinePassed(sent=sent) from exc
             raise
         finally:
             _current.watch = None
             watch.stop()
-
-    def _deadline_error(
-        self, sent: bool, method: str, dataset_id: str, ids: list[int] | None
-    ) -> DomoError:
-        """The deadline passed: outcome unknown for a DELETE that was sent, else a timeout."""
-        limit = f"the {self.deadline:g} s deadline"
-        logger.warning("%s dataset %s: %s passed", method, dataset_id, limit)
-        if method == "DELETE" and sent:
-            return DeleteOutcomeUnknownError(
-                f"The DELETE of {len(ids or [])} version(s) did not finish within {limit}",
-                ids=ids or [],
-                instance=self._base_url,
-                dataset_id=dataset_id,
-                hint=f"{DeleteOutcomeUnknownError.default_hint} To wait longer, set "
-                f"{DEADLINE_ENV} to more seconds.",
-            )
-        return DeadlineExceededError(
-            f"Domo did not answer the {method} in full within {limit}",
-            instance=self._base_url,
-            dataset_id=dataset_id,
-        )
 
     def _may_retry(
         self, state: Attempts, delay: float, error: DomoError, method: str, dataset_id: str
@@ -663,140 +643,6 @@ class DomoClient:
     def _note_exhausted(error: DomoError, *, reason: str) -> None:
         """Say in the error that retries ran out, and why."""
         error.hint = f"Gave up {reason}. {error.hint}".strip()
-
-    def _transport_error(
-        self,
-        exc: requests.RequestException,
-        method: str,
-        dataset_id: str,
-        ids: list[int] | None,
-    ) -> DomoError:
-        kind = _describe_transport(exc)
-        not_sent = _never_connected(exc)
-        if method == "DELETE" and not not_sent:
-            return DeleteOutcomeUnknownError(
-                f"The DELETE of {_versions(len(ids or []))} got no answer ({kind})",
-                ids=ids or [],
-                instance=self._base_url,
-                dataset_id=dataset_id,
-            )
-        if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
-            return DomoConnectionError(
-                f"Could not reach Domo ({kind})",
-                instance=self._base_url,
-                dataset_id=dataset_id,
-            )
-        return DomoConnectionError(
-            f"The request to Domo failed ({kind})",
-            instance=self._base_url,
-            dataset_id=dataset_id,
-        )
-
-    def _status_error(
-        self,
-        response: requests.Response,
-        method: str,
-        dataset_id: str,
-        ids: list[int] | None,
-        retry_after: float | None,
-    ) -> DomoError:
-        status = response.status_code
-        domo_message, toe = _error_details(response)
-        common: dict[str, Any] = {
-            "instance": self._base_url,
-            "dataset_id": dataset_id,
-            "status": status,
-            "domo_message": domo_message,
-            "toe": toe,
-        }
-        if status == 401:
-            return AuthenticationError("Domo rejected the developer token", **common)
-        if status == 403:
-            return PermissionDeniedError(
-                "Domo denied access" if method == "GET" else "Domo refused to delete versions",
-                **common,
-            )
-        if status == 404:
-            return DatasetNotFoundError("Domo does not know this dataset", **common)
-        if status == 429:
-            return RateLimitedError(
-                "Domo kept rate limiting the request", retry_after=retry_after, **common
-            )
-        if status >= 500 and method == "DELETE":
-            return DeleteOutcomeUnknownError(
-                f"The DELETE of {_versions(len(ids or []))} failed on Domo's side",
-                ids=ids or [],
-                **common,
-            )
-        if status >= 500:
-            return ServerError("Domo failed to answer", **common)
-        if 300 <= status < 400:
-            return InvalidResponseError(
-                "Domo answered with a redirect (not followed) to "
-                f"{redact(response.headers.get('Location', '?'))[:_MAX_DETAIL]!r}",
-                hint="Check the instance name; Domo should not redirect API calls.",
-                **common,
-            )
-        return BadRequestError(f"Domo rejected the {method} request", **common)
-
-
-def _error_details(response: requests.Response) -> tuple[str | None, str | None]:
-    """Domo's ``message`` and ``toe`` from an error body (JSON or plain text)."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        message = data.get("message") or data.get("error_description") or data.get("error")
-        toe = data.get("toe")
-        return (
-            redact(str(message))[:_MAX_DETAIL] if message else None,
-            redact(str(toe))[:100] if toe else None,
-        )
-    text = redact(response.text or "").strip()
-    if text and not text.lstrip().startswith("<"):
-        return text.splitlines()[0][:_MAX_DETAIL], None
-    return None, None
-
-
-def _never_connected(exc: BaseException) -> bool:
-    """True if the request cannot have reached the server (connect timeout or failure)."""
-    return isinstance(exc, requests.ConnectTimeout) or _is_connect_failure(exc)
-
-
-def _is_connect_failure(exc: BaseException) -> bool:
-    """True if the connection was never established (so nothing was sent)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(
-            current, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        ):
-            return True
-        if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
-            current = current.reason
-            continue
-        nested = current.args[0] if current.args else None
-        if isinstance(nested, BaseException):
-            current = nested
-            continue
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _describe_transport(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(exc, requests.ReadTimeout):
-        return "read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error"
-    if isinstance(exc, requests.ConnectionError):
-        if _is_connect_failure(exc):
-            return "connection refused or host unreachable"
-        return "connection closed without a response"
-    return type(exc).__name__
 
 
 __all__ = [
