@@ -1,7 +1,7 @@
 """Every error the Domo client raises, in one short hierarchy.
 
 Lower-level errors (``requests``/``urllib3`` exceptions, HTTP statuses, malformed JSON)
-are translated into these classes at one seam, :mod:`domo_versions_iac.client`; callers
+are translated into these classes at one seam, :mod:`domo_versions_iac.http_errors`; callers
 never need to catch anything else.
 
 ::
