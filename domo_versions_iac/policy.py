@@ -13,7 +13,6 @@ and the error messages' "expected ..." texts both come from it.
 from __future__ import annotations
 
 import calendar
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
@@ -25,6 +24,18 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.render import (
+    describe_duration,
+    describe_hold,
+    describe_policy,
+    format_bytes,
+    format_count,
+    join_and,
+    plan_summary,
+    plan_table,
+    policy_reference,
+    render_forecast,
+)
 from domo_versions_iac.schemas import load_schema, validator
 
 __all__ = [
@@ -115,16 +126,16 @@ class Duration:
     days: int = 0
     hours: int = 0
 
-    def _parts(self) -> tuple[tuple[int, str, str], ...]:
+    def parts(self) -> tuple[tuple[int, str, str], ...]:
         values = (self.years, self.months, self.weeks, self.days, self.hours)
         return tuple((n, u, name) for n, (u, name) in zip(values, _UNIT_NAMES, strict=True) if n)
 
     def __str__(self) -> str:
-        return "".join(f"{n}{u}" for n, u, _ in self._parts())
+        return "".join(f"{n}{u}" for n, u, _ in self.parts())
 
     def english(self) -> str:
         """Plain English, e.g. "1 year and 2 months"."""
-        return _join_and([f"{n} {name}{'s' if n != 1 else ''}" for n, _, name in self._parts()])
+        return describe_duration(self)
 
     def exact(self) -> timedelta | None:
         """The duration as a fixed timedelta, or None when it has calendar months/years."""
@@ -266,10 +277,8 @@ class Hold:
         return f"hold: {self.reason} ({expiry})"
 
     def english(self) -> str:
-        ids = [str(i) for i in self.versions]
-        expiry = f"until {format_instant(self.until)}" if self.until else "with no expiry"
-        noun = "version" if len(ids) == 1 else "versions"
-        return f"{noun} {_join_and(ids)} ({self.reason}) {expiry}"
+        """Plain English, e.g. "versions 3 and 4 (audit) with no expiry"."""
+        return describe_hold(self)
 
 
 # --------------------------------------------------------------------------- policy
@@ -391,70 +400,8 @@ class RetentionPolicy:
         return _zone(self.timezone)
 
     def __str__(self) -> str:
-        keep: list[str] = []
-        if self.allowed_versions is not None:
-            ids = [str(i) for i in self.allowed_versions]
-            if not ids:
-                keep.append("no version by id")
-            else:
-                keep.append(f"version{'s' if len(ids) > 1 else ''} {_join_and(ids)}")
-        if self.keep_last is not None:
-            keep.append(_newest(self.keep_last))
-        if self.keep_within is not None:
-            keep.append(f"every version recorded in the last {self.keep_within.english()}")
-        if self.keep_since is not None:
-            keep.append(f"every version recorded since {format_instant(self.keep_since)}")
-        for key, unit in (
-            ("keep_daily", "day"),
-            ("keep_weekly", "ISO week"),
-            ("keep_monthly", "month"),
-            ("keep_yearly", "year"),
-        ):
-            n = getattr(self, key)
-            if n is not None:
-                period = f"the last {unit}" if n == 1 else f"each of the last {n} {unit}s"
-                keep.append(f"the newest successful version of {period} with versions")
-        text = f"keep {_join_and(keep)}"
-        if self.timezone != "UTC" and any(
-            getattr(self, k) is not None
-            for k in ("keep_within", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
-        ):
-            text += f" (calendar in {self.timezone})"
-        guards: list[str] = []
-        guards.append(_newest(max(self.protect_latest, 1)))  # the newest: always
-        guards.append("uploads in processing")
-        if not self.delete_failed:
-            guards.append("failed uploads")
-        if guards:
-            text += f"; never delete {_join_or(guards)}"
-        for hold in self.holds:
-            text += f"; hold {hold.english()}, whatever the rules say"
-        if self.grace is not None:
-            text += (
-                f"; grace {self.grace.english()}: delete a version only if it was already "
-                f"surplus {self.grace.english()} earlier"
-            )
-        budget = (
-            f"delete at most {self.max_deletions} version{'s' if self.max_deletions != 1 else ''}"
-        )
-        if self.max_deletion_share is not None:
-            budget += f" and at most {self.max_deletion_share:.0%} of the listed versions"
-        return f"{text}; {budget}"
-
-
-def policy_reference() -> str:
-    """The policy keys as a Markdown table, generated from the schema (docs, --help)."""
-    schema = load_schema(SCHEMA_NAME)
-    lines = [
-        schema["description"],
-        "",
-        "| key | expected | default | meaning |",
-        "|---|---|---|---|",
-    ]
-    for key, prop in schema["properties"].items():
-        default = json.dumps(prop["default"]) if "default" in prop else ""
-        lines.append(f"| `{key}` | {prop['x-expected']} | {default} | {prop['description']} |")
-    return "\n".join(lines)
+        """The policy in plain English (worded by render.describe_policy)."""
+        return describe_policy(self)
 
 
 def _is_int(value: Any) -> bool:
@@ -494,18 +441,6 @@ def _schema_error(error: Any, data: dict[str, Any]) -> PolicyError:
         # Pulumi passes numbers as floats: a larger id would arrive rounded.
         return _key_error(key, data.get(key), f"{error.instance} is above 2^53 - 1")
     return _key_error(key, data.get(key))
-
-
-def _newest(n: int) -> str:
-    return "the newest successful version" if n == 1 else f"the {n} newest successful versions"
-
-
-def _join_and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _join_or(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 # --------------------------------------------------------------------------- plan
@@ -630,51 +565,11 @@ class Plan:
 
     def summary(self) -> str:
         """One line: "delete 12 of 40 versions, 3.1 GB, 12.4 M rows"."""
-        total = len(self.decisions)
-        noun = "version" if total == 1 else "versions"
-        if not self.delete:
-            return f"nothing to delete: {total} {noun} kept"
-        return (
-            f"delete {len(self.delete)} of {total} {noun}, "
-            f"{format_bytes(self.deleted_bytes)}, {format_count(self.deleted_rows)} rows"
-        )
+        return plan_summary(self)
 
     def render_table(self) -> str:
-        """A readable fixed-width table, newest first.
-
-        "eligible_at" is when time alone makes a kept version surplus; "new-upload"
-        when only a new upload can (see :attr:`eligible_at`).
-        """
-        header = ("id", "recorded", "status", "rows", "bytes", "decision", "eligible_at", "reasons")
-        rows = [header] + [
-            (
-                str(d.version.data_id),
-                format_instant(d.version.recorded_date),
-                d.version.upload_status,
-                format_count(d.version.num_rows),
-                format_bytes(d.version.num_bytes),
-                d.action,
-                _eligible_text(d, when),
-                ", ".join(d.reasons),
-            )
-            for d, when in zip(self.decisions, self.eligible_at, strict=True)
-        ]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
-        right = {0, 3, 4}
-        lines = []
-        for r in rows:
-            cells = [
-                r[i].rjust(widths[i]) if i in right else r[i].ljust(widths[i])
-                for i in range(len(widths))
-            ]
-            lines.append("  ".join([*cells, r[-1]]).rstrip())
-        return "\n".join(lines)
-
-
-def _eligible_text(d: Decision, when: datetime | None) -> str:
-    if d.action != "keep":
-        return "-"
-    return format_instant(when) if when is not None else "new-upload"
+        """A readable fixed-width table, newest first (render.plan_table)."""
+        return plan_table(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -702,49 +597,6 @@ class ForecastDay:
             "bytes": self.bytes,
             "ids": sorted(v.data_id for v in self.versions),
         }
-
-
-def render_forecast(days: list[ForecastDay]) -> str:
-    """The forecast as lines: one per day that deletes something, then a total."""
-    lines = []
-    for day in days:
-        if not day.versions and day.day:
-            continue
-        when = "now" if day.day == 0 else f"day {day.day} (by {format_instant(day.through)})"
-        ids = ", ".join(str(i) for i in sorted(v.data_id for v in day.versions)) or "-"
-        lines.append(
-            f"  {when}: delete {len(day.versions)}, {format_bytes(day.bytes)}, "
-            f"{format_count(day.rows)} rows (ids {ids})"
-        )
-    total = [v for day in days for v in day.versions]
-    horizon = days[-1]
-    lines.append(
-        f"  total through {format_instant(horizon.through)}: delete {len(total)}, "
-        f"{format_bytes(sum(v.num_bytes for v in total))}, "
-        f"{format_count(sum(v.num_rows for v in total))} rows"
-    )
-    return "\n".join([f"forecast if nothing new is uploaded ({horizon.day} days):", *lines])
-
-
-def format_bytes(n: int) -> str:
-    """Decimal units with one decimal: "512 B", "3.1 GB"."""
-    return _scaled(n, ("B", "kB", "MB", "GB", "TB", "PB"), sep=" ", unit_below_1000=True)
-
-
-def format_count(n: int) -> str:
-    """Counts for humans: "999", "3.1 k", "12.4 M"."""
-    return _scaled(n, ("", "k", "M", "G", "T"), sep=" ", unit_below_1000=False)
-
-
-def _scaled(n: int, units: tuple[str, ...], *, sep: str, unit_below_1000: bool) -> str:
-    if abs(n) < 1000:
-        return f"{n}{sep}{units[0]}" if unit_below_1000 else str(n)
-    value = float(n)
-    for unit in units[1:]:
-        value /= 1000
-        if abs(round(value, 1)) < 1000 or unit == units[-1]:
-            return f"{value:.1f}{sep}{unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 _by_id = attrgetter("data_id")
@@ -960,7 +812,7 @@ def _stale_warning(
     return (
         f"STALE DATASET, uploads may have stopped: the newest version (id {newest.data_id}, "
         f"recorded {format_instant(newest.recorded_date)}) is {_age(now - newest.recorded_date)} "
-        f"old; {_join_and(time_rules)} {verb} nothing and {who}, so the plan deletes "
+        f"old; {join_and(time_rules)} {verb} nothing and {who}, so the plan deletes "
         f"{deleting} of {total} version{'s' if total != 1 else ''}. Check the dataset's "
         "uploads before applying; to keep more, add keep_last or widen the time rule."
     )
