@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+
 def format_ranges(ids: Iterable[int]) -> str:
     """Sorted, de-duplicated, runs of consecutive ids as 'first-last': '1-7, 9'."""
     ordered = sorted(set(ids))

@@ -31,6 +31,9 @@ def test_resource_outputs_match_the_schema() -> None:
     outputs = load_schema("dataset-version-retention")["$defs"]["outputs"]["properties"]
     assert set(outputs) == set(_OUTPUT_KEYS)
     assert PLANNED_DETAILS in outputs
+    # the resource asks the engine for exactly these outputs
+    props = DatasetVersionRetentionArgs(dataset_id="ds").to_props()
+    assert set(props) - set(USER_KEYS) == set(_OUTPUT_KEYS)
 
 
 def test_readme_links_the_reference_and_names_the_two_commands() -> None:
