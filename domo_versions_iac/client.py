@@ -479,12 +479,12 @@ def _read_body(response: requests.Response, watch: _Watchdog) -> None:
     """Read the whole body now, in chunks, checking the deadline between them."""
     if response._content is not False:  # already buffered (e.g. a test transport)
         return
-    chunks = []
+    body = bytearray()  # grows in place: never the chunks and their join at once
     for chunk in response.iter_content(_CHUNK_SIZE):
-        chunks.append(chunk)
+        body += chunk
         if watch.expired:
             raise _DeadlinePassed(sent=True)
-    response._content = b"".join(chunks)
+    response._content = body  # bytes-like; a copy to bytes would double the peak
 
 
 def _deadline_setting(deadline: float | None, base_url: str) -> float:
@@ -946,12 +946,18 @@ class DomoClient:
         from domo_versions_iac.schemas import validator
 
         common: dict[str, Any] = {"instance": self._base_url, "dataset_id": dataset_id}
+        content = response.content
+        response._content = b""  # the body is held once: as bytes, then as text
+        text = ""
         try:
+            text = content.decode(json.detect_encoding(content), "surrogatepass")
+            content = b""
             # Records become DataVersions as they are decoded, so a listing of 100,000
             # versions never holds 100,000 dicts at once; anything else stays a dict.
-            data = json.loads(response.content, object_hook=_version_or_dict)
+            data = json.loads(text, object_hook=_version_or_dict)
         except ValueError:
-            snippet = redact(response.text)[:80].strip()  # redacted before it is cut
+            text = text or bytes(content).decode("utf-8", "replace")
+            snippet = redact(text)[:80].strip()  # redacted before it is cut
             raise InvalidResponseError(
                 f"The version listing is not JSON (starts with {snippet!r})", **common
             ) from None

@@ -6,6 +6,7 @@ before calling :meth:`DataVersion.from_api`, so parsing here can stay simple.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class DataVersion:
         return cls(
             data_id=int(record["dataId"]),
             schema_id=int(record["schemaId"]),
-            upload_status=str(record["uploadStatus"]),
+            upload_status=sys.intern(str(record["uploadStatus"])),  # one str per status
             recorded_date=parse_instant(record["recordedDate"]),
             upload_completed_date=parse_instant(completed) if completed else None,
             num_rows=int(record.get("numRows") or 0),
