@@ -17,6 +17,7 @@ two sides do the same engine work; only what the provider does differs.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import tempfile
@@ -79,35 +80,55 @@ def run_point(
     *,
     repeats: int = 1,
     parallel: int | None = None,
+    floor: dict[str, Any] | None = None,
+    http_baseline: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Measure one (N, M) grid point; returns the raw figures."""
+    """Measure one (N, M) grid point; returns the raw figures.
+
+    ``floor``: the EchoResource timings of an earlier point with the same N (the floor
+    makes no HTTP call, so the emulator's latency does not change it), reused instead
+    of measured again. ``http_baseline=False`` skips the minimal-HTTP script.
+    """
     store = emulator.store
     keep_last = max(1, m // 2)
     surplus = m - keep_last
     extra = (f"--parallel={parallel}",) if parallel else ()
-    point: dict[str, Any] = {"n": n, "m": m, "keep_last": keep_last, "repeats": repeats}
+    point: dict[str, Any] = {
+        "n": n,
+        "m": m,
+        "keep_last": keep_last,
+        "repeats": repeats,
+        "latency": store.latency,
+    }
+    tag = f"N={n} M={m} {store.latency * 1000:.0f}ms"
 
     ids = seeds.seed_grid(store, n, m)
-    store.clear_requests()
-    base = baseline_http.run_baseline(emulator.url, ids, keep_last, batch_size=DEFAULT_BATCH)
-    point["baseline_http"] = {
-        "seconds": base.seconds,
-        "gets": base.gets,
-        "deletes": base.deletes,
-        "deleted": base.deleted,
-        "concurrency": baseline_http.CONCURRENCY,
-    }
-    log(f"  N={n} M={m}: HTTP baseline {base.seconds:.2f}s")
-    seeds.seed_grid(store, n, m)  # back to M versions each
+    if http_baseline:
+        store.clear_requests()
+        base = baseline_http.run_baseline(emulator.url, ids, keep_last, batch_size=DEFAULT_BATCH)
+        point["baseline_http"] = {
+            "seconds": base.seconds,
+            "gets": base.gets,
+            "deletes": base.deletes,
+            "deleted": base.deleted,
+            "concurrency": baseline_http.CONCURRENCY,
+        }
+        log(f"  {tag}: HTTP baseline {base.seconds:.2f}s")
+        seeds.seed_grid(store, n, m)  # back to M versions each
 
     with tempfile.TemporaryDirectory(prefix="bench-engine-") as tmp:
         root = Path(tmp)
-        echo = stacks.workspace(root / "echo", stacks.echo_program(n), None)
-        echo_preview, echo_previews = _median_timed(lambda: echo.preview(*extra), repeats)
-        log(f"  N={n} M={m}: floor preview {echo_preview:.2f}s {_fmt(echo_previews)}")
-        echo_up = _timed(lambda: echo.up(*extra))
-        log(f"  N={n} M={m}: floor up {echo_up:.2f}s")
+        if floor is None:
+            echo = stacks.workspace(root / "echo", stacks.echo_program(n), None)
+            echo_preview, echo_previews = _median_timed(lambda: echo.preview(*extra), repeats)
+            log(f"  {tag}: floor preview {echo_preview:.2f}s {_fmt(echo_previews)}")
+            echo_up = _timed(lambda: echo.up(*extra))
+            log(f"  {tag}: floor up {echo_up:.2f}s")
+        else:
+            echo_preview = floor["floor_preview_seconds"]
+            echo_previews = floor["floor_preview_runs"]
+            echo_up = floor["floor_up_seconds"]
 
         program = stacks.retention_program(ids, keep_last)
         ours = stacks.workspace(root / "ours", program, emulator)
@@ -118,15 +139,16 @@ def run_point(
         for key in ("get_min", "get_mean", "get_max"):
             preview_calls[key] /= max(1, repeats)
         preview_calls["delete_max_total"] = preview_calls["delete_max"]
-        log(f"  N={n} M={m}: ours preview {ours_preview:.2f}s {_fmt(ours_previews)}")
+        log(f"  {tag}: ours preview {ours_preview:.2f}s {_fmt(ours_previews)}")
 
         store.clear_requests()
         with ProviderMemory(ours.home) as up_mem:
             ours_up = _timed(lambda: ours.up(*extra))
         up_calls = calls_per_dataset(emulator, ids)
-        log(f"  N={n} M={m}: ours up {ours_up:.2f}s")
+        log(f"  {tag}: ours up {ours_up:.2f}s")
         remaining = {len(store.list_versions(d)) for d in ids}
         _check_outcome(ours, remaining, keep_last)
+        state = state_bytes(ours)
 
     point.update(
         {
@@ -136,13 +158,13 @@ def run_point(
             "ours_preview_seconds": ours_preview,
             "ours_preview_runs": ours_previews,
             "ours_up_seconds": ours_up,
+            "floor_reused": floor is not None,
             "preview_ratio": ours_preview / echo_preview,
             "up_ratio_floor": ours_up / echo_up,
-            "up_ratio_baseline": ours_up / base.seconds,
-            "up_ratio_floor_plus_baseline": ours_up / (echo_up + base.seconds),
             "preview_calls": preview_calls,
             "up_calls": up_calls,
             "expected_delete_batches": math.ceil(surplus / DEFAULT_BATCH),
+            "state": state,
             "remaining_versions": sorted(remaining),
             "provider_peak_mb_preview": preview_mem.peak_mb,
             "provider_peak_mb_up": up_mem.peak_mb,
@@ -151,11 +173,27 @@ def run_point(
                 "ours_preview": 1000 * ours_preview / n,
                 "floor_up": 1000 * echo_up / n,
                 "ours_up": 1000 * ours_up / n,
-                "baseline_http": 1000 * base.seconds / n,
             },
         }
     )
+    if http_baseline:
+        point["up_ratio_baseline"] = ours_up / base.seconds
+        point["up_ratio_floor_plus_baseline"] = ours_up / (echo_up + base.seconds)
+        point["per_dataset_ms"]["baseline_http"] = 1000 * base.seconds / n
     return point
+
+
+def state_bytes(ws: PulumiWorkspace) -> dict[str, Any]:
+    """Bytes of each DatasetVersionRetention in `pulumi stack export` (max, mean, total)."""
+    state = ws.export_state()
+    resources = state["deployment"]["resources"]
+    sizes = [len(json.dumps(r)) for r in resources if r["type"].endswith("DatasetVersionRetention")]
+    return {
+        "max_bytes_per_resource": max(sizes),
+        "mean_bytes_per_resource": statistics.fmean(sizes),
+        "total_bytes": len(json.dumps(state)),
+        "resources": len(sizes),
+    }
 
 
 def _check_outcome(ws: PulumiWorkspace, remaining: set[int], keep_last: int) -> None:
@@ -188,6 +226,7 @@ def run_big(
         up_calls = calls_per_dataset(emulator, [dataset_id])
         log(f"  big ({versions:,} versions): up {up_s:.2f}s")
         remaining = len(store.list_versions(dataset_id))
+        state = state_bytes(ws)
     if remaining != keep_last:
         raise AssertionError(f"big dataset: {remaining} versions remain, expected {keep_last}")
     return {
@@ -197,6 +236,7 @@ def run_big(
         "preview_seconds": preview_s,
         "up_seconds": up_s,
         "up_calls": up_calls,
+        "state": state,
         "provider_peak_mb_preview": preview_mem.peak_mb,
         "provider_peak_mb_up": up_mem.peak_mb,
     }

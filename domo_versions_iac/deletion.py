@@ -116,7 +116,9 @@ def apply_retention(
     outcome = DeletionOutcome(dataset_id)
     limit = max_consecutive_failures or max_failures_for(batch_size)
     listing = store.list_versions(dataset_id)
-    first_seen = {version.data_id: version for version in listing}
+    wanted = set(shown)
+    # Only the shown versions, so that the rest of the first listing can be freed.
+    first_seen = {version.data_id: version for version in listing if version.data_id in wanted}
     tried: set[int] = set()  # every id sent, whatever the answer: it may be gone
     sent_ok: set[int] = set()  # Domo answered 2xx: never sent again in this update
     given_up: dict[int, str] = {}  # failed alone: not sent again in this update
@@ -164,6 +166,7 @@ def apply_retention(
         else:
             sent_ok.update(batch)
             in_a_row = 0
+        listing = []  # freed before the next listing is decoded: one listing in memory at once
         try:
             listing = store.list_versions(dataset_id)
         except DomoError as exc:

@@ -26,12 +26,18 @@ def parse_listing(
     from domo_versions_iac.schemas import validator
 
     common: dict[str, Any] = {"instance": instance, "dataset_id": dataset_id}
+    content = response.content
+    response._content = b""  # the body is held once: as bytes, then as text
+    text = ""
     try:
+        text = content.decode(json.detect_encoding(content), "surrogatepass")
+        content = b""
         # Records become DataVersions as they are decoded, so a listing of 100,000
         # versions never holds 100,000 dicts at once; anything else stays a dict.
-        data = json.loads(response.content, object_hook=_version_or_dict)
+        data = json.loads(text, object_hook=_version_or_dict)
     except ValueError:
-        snippet = redact(response.text)[:80].strip()  # redacted before it is cut
+        text = text or bytes(content).decode("utf-8", "replace")
+        snippet = redact(text)[:80].strip()  # redacted before it is cut
         raise InvalidResponseError(
             f"The version listing is not JSON (starts with {snippet!r})", **common
         ) from None

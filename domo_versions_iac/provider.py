@@ -16,6 +16,7 @@ are built per process from stack config, environment or inputs, and cached.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -40,6 +41,7 @@ from domo_versions_iac.errors import (
     DatasetNotFoundError,
     DomoError,
 )
+from domo_versions_iac.id_ranges import format_ranges, parse_ranges
 from domo_versions_iac.inputs import (
     DESIRED_KEYS,
     USER_KEYS,
@@ -52,19 +54,34 @@ from domo_versions_iac.planning import client_or_input_error
 from domo_versions_iac.policy import (
     format_bytes,
     format_count,
-    newest_first,
 )
 from domo_versions_iac.program_plan import PLAN_BASIS, PLAN_ERROR, PLAN_SUMMARY, PLANNED
 
 # Inputs the program computes (program_plan: visible in preview) and outputs apply fills.
 COMPUTED_INPUTS = (PLANNED, PLAN_SUMMARY)
+# What Domo lists after the last update or refresh, and what the last update deleted:
+# counts, totals and id ranges, so state does not grow with the number of versions.
+# The full list is `domo-versions ls` and the plan JSON (see _listing_outputs).
+KEPT_IDS = "kept_ids"
+LISTING_DIGEST = "listing_digest"
+LISTING_OUTPUTS = (
+    "kept_count",
+    "kept_rows",
+    "kept_bytes",
+    KEPT_IDS,
+    "newest_kept_id",
+    "newest_kept_recorded_date",
+    LISTING_DIGEST,
+)
+DELETED_OUTPUTS = ("deleted_count", "deleted_rows", "deleted_bytes", "deleted_ids")
+# Outputs of earlier releases that listed every version with its metadata; `read` and
+# `_apply` replace them with the outputs above.
+LEGACY_OUTPUTS = ("versions", "deleted_versions")
 # Every output besides the echoed inputs (schemas/...: $defs/outputs lists the same).
 _OUTPUT_KEYS = (
     *COMPUTED_INPUTS,
-    "versions",
-    "deleted_versions",
-    "deleted_rows",
-    "deleted_bytes",
+    *LISTING_OUTPUTS,
+    *DELETED_OUTPUTS,
     "last_applied_at",
 )
 # Hidden (engine-internal) marker of the last drift refresh found; see `read` and `diff`.
@@ -145,13 +162,15 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         return UpdateResult(outs=self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh: record the versions Domo lists now (drift); the plan is left as applied.
+        """Refresh: record what Domo lists now (drift); the plan is left as applied.
 
-        The next preview plans afresh against what Domo lists; refresh only records drift.
-        Inputs are returned as stored (user keys and the applied plan), so a dataset that
-        did not drift shows no change.
+        Drift is found by comparing the stored `kept_ids` and `listing_digest` with a
+        fresh listing (state from earlier releases: their `versions` output), and named
+        as the ids removed and added. The next preview plans afresh against what Domo
+        lists; refresh only records drift. Inputs are returned as stored (user keys and
+        the applied plan), so a dataset that did not drift shows no change.
         """
-        inputs = parse_inputs(props, computed_keys=_OUTPUT_KEYS)
+        inputs = parse_inputs(props, computed_keys=(*_OUTPUT_KEYS, *LEGACY_OUTPUTS))
         client = self._client(inputs)
         try:
             versions = client.list_versions(inputs.dataset_id)
@@ -161,13 +180,14 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             raise ApplyError(
                 f"Refresh could not list the dataset: {exc} Refresh changed nothing."
             ) from None
-        outs = dict(props)
-        known = {DataVersion.from_dict(v) for v in props.get("versions") or []}
-        drift = _describe_drift(known, set(versions))
+        outs = _without_legacy_outputs(props)
+        drift = _describe_drift(props, versions)
         if drift:
             print(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
-            outs["versions"] = _version_dicts(versions)
             outs[DRIFT] = f"{format_instant(_now())} {drift}"
+        if drift or outs != props:  # drifted, or state from an earlier release
+            outs.update(_listing_outputs(versions))
+        del versions
         stored_inputs = {key: props[key] for key in USER_KEYS if props.get(key) is not None}
         stored_inputs.update({key: props[key] for key in COMPUTED_INPUTS if key in props})
         if outs.get(DRIFT):
@@ -193,13 +213,10 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         if inputs.token is not None:
             # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.
             outs["token"] = inputs.token
-        deleted = outcome.deleted
+        outs.update(_listing_outputs(outcome.last_listing or []))
+        outs.update(_deleted_outputs(outcome.deleted))
         outs.update(
             {
-                "versions": _version_dicts(outcome.last_listing or []),
-                "deleted_versions": _version_dicts(deleted),
-                "deleted_rows": sum(v.num_rows for v in deleted),
-                "deleted_bytes": sum(v.num_bytes for v in deleted),
                 "last_applied_at": format_instant(_now()),
                 # What is still to do after this update (normally nothing): a later
                 # preview that finds these ids surplus again reports a change.
@@ -314,24 +331,97 @@ def _ids_text(ids: list[int], limit: int = 100) -> str:
     return f"id{'s' if len(ids) != 1 else ''} {shown}{more}"
 
 
-def _describe_drift(known: set[DataVersion], listed: set[DataVersion]) -> str:
-    """'removed 2, 3; added 5' for versions that changed since Pulumi last looked."""
-    removed = sorted(v.data_id for v in known - listed)
-    added = sorted(v.data_id for v in listed - known)
+def _describe_drift(props: dict[str, Any], listed: list[DataVersion]) -> str:
+    """'removed 2-3; added 5' for versions that changed since Pulumi last looked.
+
+    The ids come from the stored `kept_ids` (or, in state from earlier releases, the
+    `versions` output); a change of a version's status, dates, rows or bytes shows only
+    in the digest, so it is reported without ids.
+    """
+    known_ids, known_digest = _known_listing(props)
+    if known_ids is None:
+        return ""  # nothing recorded to compare with
+    listed_ids = {version.data_id for version in listed}
+    removed = known_ids - listed_ids
+    added = listed_ids - known_ids
     parts = []
     if removed:
-        parts.append("removed " + ", ".join(map(str, removed)))
+        parts.append("removed " + format_ranges(removed))
     if added:
-        parts.append("added " + ", ".join(map(str, added)))
+        parts.append("added " + format_ranges(added))
+    if not parts and known_digest is not None and known_digest != listing_digest(listed):
+        parts.append("status, dates, rows or bytes of listed versions changed")
     return "; ".join(parts)
+
+
+def _known_listing(props: dict[str, Any]) -> tuple[set[int] | None, str | None]:
+    """The ids and digest of the listing the state recorded (None where it has none)."""
+    if isinstance(props.get(KEPT_IDS), str):
+        try:
+            ids = set(parse_ranges(props[KEPT_IDS]))
+        except ValueError:
+            return None, None  # edited by hand: the refresh rewrites it
+        digest = props.get(LISTING_DIGEST)
+        return ids, digest if isinstance(digest, str) else None
+    legacy = props.get("versions")
+    if isinstance(legacy, list):
+        versions = [DataVersion.from_dict(record) for record in legacy]
+        return {version.data_id for version in versions}, listing_digest(versions)
+    return None, None
+
+
+def _without_legacy_outputs(props: dict[str, Any]) -> dict[str, Any]:
+    """Stored outputs minus the per-version lists of earlier releases, summarised instead."""
+    outs = {key: value for key, value in props.items() if key not in LEGACY_OUTPUTS}
+    legacy_deleted = props.get("deleted_versions")
+    if isinstance(legacy_deleted, list) and "deleted_ids" not in props:
+        outs.update(_deleted_outputs([DataVersion.from_dict(v) for v in legacy_deleted]))
+    return outs
+
+
+def _listing_outputs(listing: list[DataVersion]) -> dict[str, Any]:
+    """What Domo lists, in a size that does not grow with the number of versions.
+
+    Counts and totals, the ids as compact ranges ('1-7, 9'), the newest version (by
+    recorded date, ties to the higher id, any status), and a digest that changes when
+    any listed version's metadata does.
+    """
+    newest = max(listing, key=lambda v: (v.recorded_date, v.data_id), default=None)
+    return {
+        "kept_count": len(listing),
+        "kept_rows": sum(v.num_rows for v in listing),
+        "kept_bytes": sum(v.num_bytes for v in listing),
+        KEPT_IDS: format_ranges(v.data_id for v in listing),
+        "newest_kept_id": newest.data_id if newest else None,
+        "newest_kept_recorded_date": format_instant(newest.recorded_date) if newest else None,
+        LISTING_DIGEST: listing_digest(listing),
+    }
+
+
+def _deleted_outputs(deleted: list[DataVersion]) -> dict[str, Any]:
+    """What the last update deleted: how many, rows, bytes and the ids as ranges."""
+    return {
+        "deleted_count": len(deleted),
+        "deleted_rows": sum(v.num_rows for v in deleted),
+        "deleted_bytes": sum(v.num_bytes for v in deleted),
+        "deleted_ids": format_ranges(v.data_id for v in deleted),
+    }
+
+
+def listing_digest(listing: list[DataVersion]) -> str:
+    """16 hex digits over every listed version's id and metadata, in id order."""
+    digest = hashlib.sha256()
+    for v in sorted(listing, key=lambda v: v.data_id):
+        completed = v.upload_completed_date.timestamp() if v.upload_completed_date else ""
+        digest.update(
+            f"{v.data_id}:{v.schema_id}:{v.upload_status}:{v.recorded_date.timestamp()}:"
+            f"{completed}:{v.num_rows}:{v.num_bytes};".encode()
+        )
+    return digest.hexdigest()[:16]
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _version_dicts(versions: list[DataVersion]) -> list[dict[str, Any]]:
-    return [version.to_dict() for version in newest_first(versions)]
 
 
 def _has_unknowns(props: dict[str, Any]) -> bool:

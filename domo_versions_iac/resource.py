@@ -35,10 +35,17 @@ PolicyInput = pulumi.Input[RetentionPolicyArgs] | RetentionPolicy
 
 # Outputs the provider fills (declared so the Python attributes exist).
 _OUTPUTS = (
-    "versions",
-    "deleted_versions",
+    "kept_count",
+    "kept_rows",
+    "kept_bytes",
+    "kept_ids",
+    "newest_kept_id",
+    "newest_kept_recorded_date",
+    "listing_digest",
+    "deleted_count",
     "deleted_rows",
     "deleted_bytes",
+    "deleted_ids",
     "last_applied_at",
 )
 
@@ -84,12 +91,23 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
     """Declares which data versions of a Domo dataset may exist; the rest are deleted."""
 
     dataset_id: pulumi.Output[str]
-    versions: pulumi.Output[list[dict[str, Any]]]
-    """The versions that remain, newest first, with their metadata."""
-    deleted_versions: pulumi.Output[list[dict[str, Any]]]
-    """The versions the last update deleted, with their metadata."""
+    # Sizes that do not grow with the number of versions; the full list of versions is
+    # `domo-versions ls` (and the plan JSON of `domo-versions plan`).
+    kept_count: pulumi.Output[int]
+    """How many versions Domo lists after the last update or refresh."""
+    kept_rows: pulumi.Output[int]
+    kept_bytes: pulumi.Output[int]
+    kept_ids: pulumi.Output[str]
+    """The ids Domo lists after the last update or refresh, as ranges: '1-7, 9'."""
+    newest_kept_id: pulumi.Output[int | None]
+    newest_kept_recorded_date: pulumi.Output[str | None]
+    listing_digest: pulumi.Output[str]
+    """Changes whenever a listed version is added, removed or its metadata changes."""
+    deleted_count: pulumi.Output[int]
     deleted_rows: pulumi.Output[int]
     deleted_bytes: pulumi.Output[int]
+    deleted_ids: pulumi.Output[str]
+    """The ids the last update deleted, as ranges: '1-500'."""
     planned_deletions: pulumi.Output[list[int]]
     """Before an update: the ids it may delete. After it: ids still left to do (normally [])."""
     plan_summary: pulumi.Output[str]

@@ -236,12 +236,12 @@ def _read_body(response: requests.Response, watch: _Watchdog) -> None:
     buffered: object = response._content  # the stubs say bytes | None; False = not read yet
     if buffered is not False:  # already buffered (e.g. a test transport)
         return
-    chunks = []
+    body = bytearray()  # grows in place: never the chunks and their join at once
     for chunk in response.iter_content(_CHUNK_SIZE):
-        chunks.append(chunk)
+        body += chunk
         if watch.expired:
             raise DeadlinePassed(sent=True)
-    response._content = b"".join(chunks)
+    response._content = body  # type: ignore[assignment]  # bytes-like; bytes() would copy
 
 
 __all__ = ["CA_BUNDLE_ENV", "DeadlinePassed", "exchange", "new_session"]

@@ -16,6 +16,6 @@ inventory = DatasetVersionRetention(
     allowed_versions=[9, 10],
 )
 
-pulumi.export("remaining_versions", inventory.versions.apply(lambda vs: [v["data_id"] for v in vs]))
+pulumi.export("kept_ids", inventory.kept_ids)  # the ids that remain, as ranges: "9-12"
 pulumi.export("deleted_rows", inventory.deleted_rows)
 pulumi.export("deleted_bytes", inventory.deleted_bytes)

@@ -33,6 +33,9 @@ METRICS = (
     "provider_check_vs_bare_get",
     "provider_apply_vs_http",
     "parallel_up_speedup",
+    "state_bytes_per_resource",
+    "slow_preview_vs_floor",
+    "slow_up_vs_floor",
 )
 
 
@@ -63,4 +66,7 @@ def test_quick_run_writes_every_metric(tmp_path: Path) -> None:
     # calls are counted from the emulator's log, so these are exact, not timings
     assert metrics["preview_gets_per_dataset"]["measured"] == 1
     assert metrics["preview_deletes"]["measured"] == 0
+    assert metrics["up_gets_per_dataset"]["met"] is True, "check, before batch 1, after each"
+    # the quick run's big dataset: 1,000 versions, 500 deleted
+    assert metrics["state_bytes_per_resource"]["measured"] <= 16 * 1024
     assert document["raw"]["config"]["sizes"] == [1, 3]

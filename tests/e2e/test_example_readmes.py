@@ -32,7 +32,7 @@ SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 EXPECTED = {
     "basic": [
         f"dataset {INVENTORY_DATASET_ID}: delete 8 of 12 versions",
-        "[12,11,10,9]",
+        "\n9-12\n",
         f"added version 13 to dataset {INVENTORY_DATASET_ID}: success",
         f"dataset {INVENTORY_DATASET_ID}: delete 1 of 5 versions",
         "- 11: recorded ",

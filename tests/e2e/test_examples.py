@@ -49,7 +49,7 @@ def test_basic_keeps_the_allowed_versions_and_the_guarded_ones(
     ws.up()
     # 9, 10 allowed; 11 the newest successful; 12 an upload in processing.
     assert ids(seeded_emulator, INVENTORY_DATASET_ID) == [9, 10, 11, 12]
-    assert ws.outputs()["remaining_versions"] == [12, 11, 10, 9]
+    assert ws.outputs()["kept_ids"] == "9-12"
     ws.preview("--expect-no-changes")
 
 

@@ -33,7 +33,7 @@ def retention(name: str, dataset_id: str, **inputs: object) -> str:
     return (
         f"{name} = DatasetVersionRetention({name!r}, dataset_id={dataset_id!r}, {args})\n"
         f"pulumi.export({name + '_deleted'!r}, "
-        f"{name}.deleted_versions.apply(lambda vs: [v['data_id'] for v in vs]))"
+        f"{name}.deleted_ids)"
     )
 
 
@@ -78,10 +78,12 @@ def test_up_deletes_exactly_the_surplus_then_converges(
     # the plan (check), a listing before the first batch, one after each batch (the
     # next batch's gate, and finally the confirmation)
     assert calls(domo, "GET") == 5
-    assert ws.outputs()["a_deleted"] == [7, 6, 5, 4, 3, 2, 1]
+    assert ws.outputs()["a_deleted"] == "1-7"
     [resource] = ws.resources(RESOURCE_TYPE)
     outs = resource["outputs"]
-    assert [v["data_id"] for v in outs["versions"]] == [10, 9, 8]
+    assert (outs["kept_ids"], outs["kept_count"], outs["newest_kept_id"]) == ("8-10", 3, 10)
+    assert (outs["deleted_ids"], outs["deleted_count"]) == ("1-7", 7)
+    assert "versions" not in outs and "deleted_versions" not in outs, "no per-version lists"
     assert outs["deleted_rows"] == sum(1000 * i for i in range(1, 8))
     assert outs["deleted_bytes"] == sum(100_000 * i for i in range(1, 8))
     assert outs["planned_deletions"] == [], "outputs say what is left to do: nothing"
@@ -203,10 +205,11 @@ def test_refresh_shows_versions_added_or_removed_outside_pulumi(
 
     refresh = ws.refresh("--diff")
     assert "~ 1 updated" in refresh.stdout and "2 unchanged" in refresh.stdout
-    assert re.search(r"versions\s*:", refresh.stdout)
+    assert "changed outside Pulumi: removed 2; added 5" in refresh.output
+    assert re.search(r"kept_ids\s*: \"2-4\" => \"3-5\"", refresh.stdout), refresh.stdout
     outputs = {r["inputs"]["dataset_id"]: r["outputs"] for r in ws.resources(RESOURCE_TYPE)}
-    assert [v["data_id"] for v in outputs["ds-a"]["versions"]] == [5, 4, 3]
-    assert [v["data_id"] for v in outputs["ds-b"]["versions"]] == [4, 3, 2]
+    assert outputs["ds-a"]["kept_ids"] == "3-5" and outputs["ds-a"]["newest_kept_id"] == 5
+    assert outputs["ds-b"]["kept_ids"] == "2-4"
     assert calls(domo, "DELETE") == 2, "refresh deletes nothing (one DELETE per up)"
     assert "3 unchanged" in ws.refresh().stdout, "nothing drifted since the last refresh"
     ws.preview("--expect-no-changes")  # [3, 4, 5] is what keep_last 3 keeps

@@ -33,6 +33,13 @@ def test_resource_outputs_match_the_schema() -> None:
     assert set(outputs) == set(_OUTPUT_KEYS)
 
 
+def test_the_resource_declares_exactly_the_outputs_of_the_schema() -> None:
+    from domo_versions_iac.program_plan import PLAN_SUMMARY, PLANNED
+    from domo_versions_iac.resource import _OUTPUTS
+
+    assert {*_OUTPUTS, PLANNED, PLAN_SUMMARY} == set(_OUTPUT_KEYS)
+
+
 def test_the_typed_policy_dict_has_every_policy_key() -> None:
     schema = load_schema("retention-policy")
     assert set(RetentionPolicyArgs.__annotations__) == set(schema["properties"])

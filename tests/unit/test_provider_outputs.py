@@ -1,0 +1,163 @@
+"""The resource's outputs: sizes that do not grow with versions, and drift on refresh.
+
+Each test drives the provider the way the engine does (create, then read for a refresh)
+against the emulator and reads what would land in the state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+from domo_versions_iac.emulator.records import version_record
+from domo_versions_iac.models import DataVersion
+from domo_versions_iac.provider import DatasetVersionRetentionProvider
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def records(count: int, *, rows: int = 1000) -> list[dict[str, Any]]:
+    """Ids 1..count, one a day, the newest an hour ago; version i has i * rows rows."""
+    return [
+        version_record(
+            data_id,
+            recorded=NOW - timedelta(hours=1, days=count - data_id),
+            rows=rows * data_id,
+            num_bytes=100 * data_id,
+        )
+        for data_id in range(1, count + 1)
+    ]
+
+
+@pytest.fixture
+def domo() -> Any:
+    store = EmulatorStore({"tokens": [EMULATOR_TOKEN], "datasets": {}})
+    server = EmulatorServer(store).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def applied(domo: EmulatorServer, count: int, keep_last: int) -> dict[str, Any]:
+    """The outputs of a create that deletes all but the newest KEEP_LAST of COUNT."""
+    domo.store.add_dataset("ds", records(count))
+    props = {
+        "dataset_id": "ds",
+        "policy": {"keep_last": keep_last, "max_deletions": count},
+        "instance": domo.url,
+        "token": EMULATOR_TOKEN,
+        "batch_size": 1000,
+        "planned_deletions": list(range(1, count - keep_last + 1)),
+    }
+    outs = DatasetVersionRetentionProvider().create(props).outs
+    assert outs is not None
+    return outs
+
+
+def refreshed(outs: dict[str, Any]) -> dict[str, Any]:
+    result = DatasetVersionRetentionProvider().read("ds", outs)
+    assert result.outs is not None
+    refreshed_outs: dict[str, Any] = result.outs
+    return refreshed_outs
+
+
+def test_outputs_give_counts_totals_and_id_ranges(domo: EmulatorServer) -> None:
+    outs = applied(domo, 10, keep_last=3)
+    assert outs["kept_count"] == 3
+    assert outs["kept_rows"] == 1000 * (8 + 9 + 10)
+    assert outs["kept_bytes"] == 100 * (8 + 9 + 10)
+    assert outs["kept_ids"] == "8-10"
+    assert outs["newest_kept_id"] == 10
+    assert outs["newest_kept_recorded_date"] == (NOW - timedelta(hours=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert outs["deleted_count"] == 7
+    assert outs["deleted_rows"] == 1000 * sum(range(1, 8))
+    assert outs["deleted_bytes"] == 100 * sum(range(1, 8))
+    assert outs["deleted_ids"] == "1-7"
+    assert outs["planned_deletions"] == []
+    assert outs["plan_summary"] == "deleted 7 versions, 2.8 kB, 28.0 k rows; 3 listed"
+    assert "versions" not in outs and "deleted_versions" not in outs
+    assert [v["dataId"] for v in domo.store.list_versions("ds")] == [8, 9, 10]
+
+
+def test_outputs_of_1000_versions_with_500_deleted_fit_in_2_kb(domo: EmulatorServer) -> None:
+    outs = applied(domo, 1000, keep_last=500)
+    assert (outs["kept_ids"], outs["deleted_ids"]) == ("501-1000", "1-500")
+    assert (outs["kept_count"], outs["deleted_count"]) == (500, 500)
+    size = len(json.dumps(outs))
+    assert size < 2048, f"outputs take {size} bytes: {outs}"
+
+
+def test_refresh_without_drift_changes_nothing(domo: EmulatorServer) -> None:
+    outs = applied(domo, 10, keep_last=3)
+    assert refreshed(outs) == outs
+
+
+def test_refresh_names_the_ids_removed_and_added_outside_pulumi(
+    domo: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outs = applied(domo, 10, keep_last=4)
+    capsys.readouterr()
+    domo.store.delete_versions("ds", [7, 8])
+    domo.store.add_version("ds")  # id 11
+    after = refreshed(outs)
+    message = "dataset ds: changed outside Pulumi: removed 7-8; added 11"
+    assert message in capsys.readouterr().out
+    assert after["kept_ids"] == "9-11" and after["kept_count"] == 3
+    assert after["newest_kept_id"] == 11
+    assert after["__drift"].endswith("removed 7-8; added 11")
+    assert after["deleted_ids"] == "1-6", "refresh does not rewrite what the update deleted"
+
+
+def test_refresh_notices_metadata_changes_that_keep_the_ids(
+    domo: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outs = applied(domo, 5, keep_last=5)
+    capsys.readouterr()
+    domo.store.add_dataset("ds", records(5, rows=7))  # same ids, other row counts
+    after = refreshed(outs)
+    assert "changed outside Pulumi: status, dates, rows or bytes" in capsys.readouterr().out
+    assert after["kept_rows"] == 7 * 15 and after["kept_ids"] == "1-5"
+    assert after["listing_digest"] != outs["listing_digest"]
+
+
+def legacy_state(outs: dict[str, Any], listed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Outputs as earlier releases stored them: every version, with metadata."""
+    old = {k: v for k, v in outs.items() if not k.startswith(("kept_", "newest_", "listing_"))}
+    del old["deleted_count"], old["deleted_ids"]
+    old["versions"] = [DataVersion.from_api(r).to_dict() for r in reversed(listed)]
+    old["deleted_versions"] = [DataVersion.from_api(r).to_dict() for r in records(10)[:7]]
+    return old
+
+
+def test_refresh_rewrites_state_of_earlier_releases_without_reporting_drift(
+    domo: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outs = applied(domo, 10, keep_last=3)
+    old = legacy_state(outs, domo.store.list_versions("ds"))
+    capsys.readouterr()
+    after = refreshed(old)
+    assert "changed outside Pulumi" not in capsys.readouterr().out
+    assert "versions" not in after and "deleted_versions" not in after
+    assert "__drift" not in after
+    for key in ("kept_ids", "kept_count", "kept_rows", "newest_kept_id", "listing_digest"):
+        assert after[key] == outs[key], key
+    assert (after["deleted_ids"], after["deleted_count"]) == ("1-7", 7)
+
+
+def test_refresh_of_state_of_earlier_releases_still_reports_drift(
+    domo: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outs = applied(domo, 10, keep_last=3)
+    old = legacy_state(outs, domo.store.list_versions("ds"))
+    domo.store.delete_versions("ds", [9])
+    capsys.readouterr()
+    after = refreshed(old)
+    assert "changed outside Pulumi: removed 9" in capsys.readouterr().out
+    assert after["kept_ids"] == "8, 10" and "versions" not in after
