@@ -1,6 +1,6 @@
 """Run every benchmark, print one table of ratios, write the raw figures as JSON.
 
-    make bench                                   # full run (< 15 min on 2 cores)
+    make bench                                   # full run (< 25 min on 2 cores)
     .venv/bin/python bench/run_all.py --quick    # smoke: tiny sizes, < 60 s
     .venv/bin/python bench/run_all.py --sizes 1,100 --latency 0.05 --json out.json
 
@@ -34,7 +34,7 @@ DEFAULT_JSON = REPO / "bench" / "results" / "latest.json"
 FULL_SIZES = (1, 100, 1000)
 QUICK_SIZES = (1, 5)
 # Full grid: M=10 at every N; M=1000 only up to N=100 (N=1000 x M=1000 alone would
-# take longer than the whole 15-minute budget through the real engine on 2 cores).
+# take about as long as the whole run through the real engine on 2 cores).
 BIG_M = 1000
 BIG_M_MAX_N = 100
 
