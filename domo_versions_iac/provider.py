@@ -147,9 +147,11 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         # During refresh the engine diffs the refreshed outputs against the stored inputs:
         # a new drift marker from `read` is the change to report.
         drifted = olds.get(DRIFT) != news.get(DRIFT)
+        # State of an earlier release (per-version outputs): the next up rewrites it.
+        legacy = any(key in olds for key in LEGACY_OUTPUTS)
         replaces = ["dataset_id"] if "dataset_id" in changed else []
         return DiffResult(
-            changes=bool(changed) or surplus or drifted,
+            changes=bool(changed) or surplus or drifted or legacy,
             replaces=replaces,
             delete_before_replace=False,
         )

@@ -161,3 +161,13 @@ def test_refresh_of_state_of_earlier_releases_still_reports_drift(
     after = refreshed(old)
     assert "changed outside Pulumi: removed 9" in capsys.readouterr().out
     assert after["kept_ids"] == "8, 10" and "versions" not in after
+
+
+def test_the_next_up_rewrites_state_of_earlier_releases(domo: EmulatorServer) -> None:
+    outs = applied(domo, 10, keep_last=3)
+    old = legacy_state(outs, domo.store.list_versions("ds"))
+    news = {key: outs[key] for key in ("dataset_id", "policy", "instance", "batch_size")}
+    news["planned_deletions"] = []
+    provider = DatasetVersionRetentionProvider()
+    assert provider.diff("ds", old, news).changes, "per-version outputs of old state: update"
+    assert not provider.diff("ds", outs, news).changes, "current outputs, nothing to do: none"
