@@ -9,6 +9,7 @@ re-lists in ``update``). No Pulumi here: errors are :class:`InputError` pairs of
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -40,7 +41,22 @@ from domo_versions_iac.policy import (
 Config = Mapping[str, object] | Callable[[str], object]
 
 MAX_PREVIEW_LINES = 10  # per resource: a fleet's preview must stay readable (and < 64 KB)
-CLIENT_POOL_SIZE = 16
+PLAN_CONCURRENCY_ENV = "DOMO_PLAN_CONCURRENCY"
+
+
+def _plan_concurrency() -> int:
+    """How many datasets the program lists at once (1-64; default 32).
+
+    Bounded so a fleet preview does not flood Domo; 429 answers are retried with
+    Retry-After by the client. Lower it with DOMO_PLAN_CONCURRENCY if Domo rate-limits.
+    """
+    text = os.environ.get(PLAN_CONCURRENCY_ENV, "").strip()
+    if text.isdigit() and 1 <= int(text) <= 64:
+        return int(text)
+    return 32
+
+
+CLIENT_POOL_SIZE = _plan_concurrency()
 
 _clients: dict[tuple[str, str, tuple[str, ...]], DomoClient] = {}
 _clients_lock = threading.Lock()
