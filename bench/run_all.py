@@ -202,17 +202,6 @@ def state_point(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def build_table(raw: dict[str, Any]) -> Table:
     table = Table()
     points = raw["grid"]
-    for p in points:
-        if "baseline_http" in p:
-            table.add(
-                f"slow_up_vs_floor_plus_http[N={p['n']},M={p['m']}]",
-                f"8. {p['latency'] * 1000:.0f} ms: up, N={p['n']} M={p['m']} vs floor + HTTP",
-                p["ours_up_seconds"],
-                p["floor_up_seconds"] + p["baseline_http"]["seconds"],
-                target="<= 1.5x",
-                met=p["ours_up_seconds"]
-                <= 1.5 * (p["floor_up_seconds"] + p["baseline_http"]["seconds"]),
-            )
     m10 = [p for p in points if p["m"] == 10]
     top = max(m10, key=lambda p: p["n"])
     label = f"N={top['n']},M={top['m']}"
