@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.models import DataVersion
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
@@ -31,16 +31,6 @@ def records(count: int, *, rows: int = 1000) -> list[dict[str, Any]]:
         )
         for data_id in range(1, count + 1)
     ]
-
-
-@pytest.fixture
-def domo() -> Any:
-    store = EmulatorStore({"tokens": [EMULATOR_TOKEN], "datasets": {}})
-    server = EmulatorServer(store).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def applied(domo: EmulatorServer, count: int, keep_last: int) -> dict[str, Any]:
