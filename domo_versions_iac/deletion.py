@@ -125,6 +125,9 @@ def apply_retention(
     last_error: dict[int, str] = {}
     split: deque[list[int]] = deque()  # halves of failed batches, retried first
     in_a_row = 0
+    # The gate's answer for the latest listing: at the end it is also what is left
+    # surplus, so the final listing is not planned a second time.
+    allowed: list[int] | None = None
     while True:
         present = {version.data_id for version in listing}
         try:
@@ -132,7 +135,10 @@ def apply_retention(
                 shown, listing, policy, clock(), already_deleted=len(tried - present)
             )
         except (BudgetExceededError, ContradictoryListingError) as exc:
-            outcome.stopped_by = str(exc)
+            allowed = None
+            outcome.stopped_by = outcome.stopped_by or str(exc)
+            break
+        if outcome.stopped_by is not None:  # stopped after the last re-listing
             break
         candidates = [i for i in allowed if i not in sent_ok and i not in given_up]
         if not candidates:
@@ -176,12 +182,11 @@ def apply_retention(
                 i: f"unknown: {why}" for i, why in last_error.items() if i not in sent_ok
             }
             return outcome
-        if outcome.stopped_by is not None:
-            break
     outcome.last_listing = listing
     present = {version.data_id for version in listing}
     outcome.deleted = [first_seen[i] for i in sorted(tried - present) if i in first_seen]
-    for data_id in _still_surplus(shown, listing, policy, clock()):
+    left = allowed if allowed is not None else _still_surplus(shown, listing, policy, clock())
+    for data_id in left:
         if data_id in given_up:
             why = given_up[data_id]
         elif data_id in sent_ok:
@@ -197,7 +202,8 @@ def apply_retention(
 def _still_surplus(
     shown: Collection[int], listing: list[DataVersion], policy: RetentionPolicy, now: datetime
 ) -> list[int]:
-    """Shown ids that the policy still finds surplus in ``listing`` (budget aside)."""
+    """Shown ids that the policy still finds surplus in ``listing`` (budget aside): what
+    the gate would allow, for when the gate refused the listing as a whole."""
     plan = plan_retention(listing, policy, now, enforce_budget=False)
     never = protected_ids(listing)
     wanted = set(shown)
