@@ -7,6 +7,7 @@ is judged by that schema and reported, so parsing here can stay simple.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -137,3 +138,17 @@ def protected_ids(listing: Iterable[DataVersion]) -> frozenset[int]:
     if newest is not None:
         protected.add(newest.data_id)
     return frozenset(protected)
+
+
+def listing_digest(listing: list[DataVersion]) -> str:
+    """16 hex digits over every listed version's id and metadata, in id order.
+
+    Refresh compares it to tell drift; the plan fingerprint builds on it."""
+    digest = hashlib.sha256()
+    for v in sorted(listing, key=lambda v: v.data_id):
+        completed = v.upload_completed_date.timestamp() if v.upload_completed_date else ""
+        digest.update(
+            f"{v.data_id}:{v.schema_id}:{v.upload_status}:{v.recorded_date.timestamp()}:"
+            f"{completed}:{v.num_rows}:{v.num_bytes};".encode()
+        )
+    return digest.hexdigest()[:16]

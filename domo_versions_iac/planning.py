@@ -29,7 +29,7 @@ from domo_versions_iac.errors import (
     PermissionDeniedError,
 )
 from domo_versions_iac.inputs import InputError, RetentionInputs
-from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.models import DataVersion, format_instant, listing_digest
 from domo_versions_iac.policy import (
     BudgetExceededError,
     Plan,
@@ -109,19 +109,14 @@ def plan_or_input_error(client: DomoClient, inputs: RetentionInputs, now: dateti
 
 
 def plan_basis(plan: Plan) -> str:
-    """A short digest of what the plan was made from (ids and statuses) and its decisions.
+    """A short digest of what the plan was made from (the listing) and what it deletes.
 
     Deterministic, so `pulumi preview --save-plan` and `pulumi up --plan` agree when the
     data did not change; different whenever the listing changed.
     """
-    digest = hashlib.sha256()
-    for decision in sorted(plan.decisions, key=lambda d: d.version.data_id):
-        version = decision.version
-        recorded = format_instant(version.recorded_date)
-        digest.update(
-            f"{version.data_id}:{version.upload_status}:{recorded}:{decision.action};".encode()
-        )
-    return digest.hexdigest()[:16]
+    listed = listing_digest([decision.version for decision in plan.decisions])
+    deleted = ",".join(map(str, plan.delete_ids))
+    return hashlib.sha256(f"{listed};{deleted}".encode()).hexdigest()[:16]
 
 
 def describe_version(version: DataVersion) -> str:

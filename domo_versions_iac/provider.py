@@ -16,7 +16,6 @@ are built per process from stack config, environment or inputs, and cached.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -49,7 +48,7 @@ from domo_versions_iac.inputs import (
     RetentionInputs,
     parse_inputs,
 )
-from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.models import DataVersion, format_instant, listing_digest
 from domo_versions_iac.planning import client_or_input_error
 from domo_versions_iac.policy import (
     format_bytes,
@@ -408,18 +407,6 @@ def _deleted_outputs(deleted: list[DataVersion]) -> dict[str, Any]:
         "deleted_bytes": sum(v.num_bytes for v in deleted),
         "deleted_ids": format_ranges(v.data_id for v in deleted),
     }
-
-
-def listing_digest(listing: list[DataVersion]) -> str:
-    """16 hex digits over every listed version's id and metadata, in id order."""
-    digest = hashlib.sha256()
-    for v in sorted(listing, key=lambda v: v.data_id):
-        completed = v.upload_completed_date.timestamp() if v.upload_completed_date else ""
-        digest.update(
-            f"{v.data_id}:{v.schema_id}:{v.upload_status}:{v.recorded_date.timestamp()}:"
-            f"{completed}:{v.num_rows}:{v.num_bytes};".encode()
-        )
-    return digest.hexdigest()[:16]
 
 
 def _now() -> datetime:
