@@ -24,8 +24,10 @@ Bounded: every request either settles ids (sent or given up) or splits a batch, 
 from __future__ import annotations
 
 import math
+from array import array
+from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -69,6 +71,50 @@ class VersionStore(Protocol):
     ) -> list[int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DeletedVersion:
+    """A version this update deleted: what outputs and messages say of it."""
+
+    data_id: int
+    num_rows: int
+    num_bytes: int
+
+
+class _ShownSizes:
+    """Rows and bytes of the shown versions in the first listing, by id.
+
+    The loop holds them from the first listing to the end, beside each re-listing and
+    the gate's plan of it. As three arrays of 8-byte integers (~24 bytes a version)
+    rather than DataVersions (~290 bytes each, plus a dict), they stay small for a
+    dataset of 100,000 versions (bench/README.md, item 4).
+    """
+
+    def __init__(self, listing: Iterable[DataVersion], shown: Collection[int]) -> None:
+        wanted = set(shown)
+        chosen = sorted((v for v in listing if v.data_id in wanted), key=lambda v: v.data_id)
+        self.ids = _column(v.data_id for v in chosen)
+        self.rows = _column(v.num_rows for v in chosen)
+        self.bytes = _column(v.num_bytes for v in chosen)
+
+    def deleted(self, ids: Iterable[int]) -> list[DeletedVersion]:
+        """The versions of ``ids`` that the first listing showed, ascending."""
+        out = []
+        for data_id in sorted(ids):
+            at = bisect_left(self.ids, data_id)
+            if at < len(self.ids) and self.ids[at] == data_id:
+                out.append(DeletedVersion(data_id, self.rows[at], self.bytes[at]))
+        return out
+
+
+def _column(values: Iterable[int]) -> Sequence[int]:
+    """The values as an array of 8-byte integers, or a list if one does not fit."""
+    values = list(values)
+    try:
+        return array("q", values)
+    except OverflowError:
+        return values
+
+
 @dataclass
 class DeletionOutcome:
     """What one update did to one dataset.
@@ -81,7 +127,7 @@ class DeletionOutcome:
     """
 
     dataset_id: str
-    deleted: list[DataVersion] = field(default_factory=list)
+    deleted: list[DeletedVersion] = field(default_factory=list)
     not_deleted: dict[int, str] = field(default_factory=dict)
     last_listing: list[DataVersion] | None = None
     stopped_by: str | None = None
@@ -116,9 +162,8 @@ def apply_retention(
     outcome = DeletionOutcome(dataset_id)
     limit = max_consecutive_failures or max_failures_for(batch_size)
     listing = store.list_versions(dataset_id)
-    wanted = set(shown)
-    # Only the shown versions, so that the rest of the first listing can be freed.
-    first_seen = {version.data_id: version for version in listing if version.data_id in wanted}
+    # Only the rows and bytes of the shown versions: the first listing is freed.
+    first_seen = _ShownSizes(listing, shown)
     tried: set[int] = set()  # every id sent, whatever the answer: it may be gone
     sent_ok: set[int] = set()  # Domo answered 2xx: never sent again in this update
     given_up: dict[int, str] = {}  # failed alone: not sent again in this update
@@ -177,14 +222,14 @@ def apply_retention(
             listing = store.list_versions(dataset_id)
         except DomoError as exc:
             outcome.stopped_by = f"could not list the dataset after deleting: {exc}"
-            outcome.deleted = [first_seen[i] for i in sorted(sent_ok) if i in first_seen]
+            outcome.deleted = first_seen.deleted(sent_ok)
             outcome.not_deleted = {
                 i: f"unknown: {why}" for i, why in last_error.items() if i not in sent_ok
             }
             return outcome
     outcome.last_listing = listing
     present = {version.data_id for version in listing}
-    outcome.deleted = [first_seen[i] for i in sorted(tried - present) if i in first_seen]
+    outcome.deleted = first_seen.deleted(tried - present)
     left = allowed if allowed is not None else _still_surplus(shown, listing, policy, clock())
     for data_id in left:
         if data_id in given_up:

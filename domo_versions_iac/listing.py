@@ -8,6 +8,7 @@ with the first bad field; a listing that repeats a ``dataId`` is refused whole.
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from typing import Any
@@ -22,25 +23,25 @@ def parse_listing(
     dataset_id: str, response: requests.Response, *, instance: str
 ) -> list[DataVersion]:
     """The versions in a 2xx listing response, in Domo's order; InvalidResponseError if
-    the body is not a JSON array of valid, distinct records."""
+    the body is not a JSON array of valid, distinct records.
+
+    Takes the body out of the response: a UTF-8 array is decoded a window at a time and
+    the bytes already decoded are dropped, so the body is never held as bytes and text
+    at once (the whole text of 100,000 versions is ~20 MB; see bench/README.md).
+    """
     from domo_versions_iac.schemas import validator
 
     common: dict[str, Any] = {"instance": instance, "dataset_id": dataset_id}
-    content = response.content
-    response._content = b""  # the body is held once: as bytes, then as text
-    text = ""
+    body: bytes | bytearray = response.content
+    response._content = b""
     try:
-        text = content.decode(json.detect_encoding(content), "surrogatepass")
-        content = b""
-        # Records become DataVersions as they are decoded, so a listing of 100,000
-        # versions never holds 100,000 dicts at once; anything else stays a dict.
-        data = json.loads(text, object_hook=_version_or_dict)
-    except ValueError:
-        text = text or bytes(content).decode("utf-8", "replace")
-        snippet = redact(text)[:80].strip()  # redacted before it is cut
+        data = decode_json(body)
+    except _NotJSON as exc:
+        snippet = redact(exc.start)[:80].strip()  # redacted before it is cut
         raise InvalidResponseError(
             f"The version listing is not JSON (starts with {snippet!r})", **common
         ) from None
+    del body
     if not isinstance(data, list):
         kind = "dict" if isinstance(data, (dict, DataVersion)) else type(data).__name__
         raise InvalidResponseError(f"The version listing is a JSON {kind}, not an array", **common)
@@ -72,6 +73,131 @@ def parse_listing(
             **common,
         )
     return versions
+
+
+class _NotJSON(ValueError):
+    """A body json.loads would refuse, with the start of its text for the message."""
+
+    def __init__(self, start: str) -> None:
+        super().__init__("not JSON")
+        self.start = start
+
+
+_WINDOW = 64 * 1024  # bytes decoded to text at a time
+_HEAD = 4096  # bytes kept for the error message's "starts with ..."
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_ARRAY_START = re.compile(rb"[ \t\n\r]*\[")
+_NUMBER_CHARS = frozenset("0123456789.eE+-")  # what may go on a number cut at the edge
+
+
+def decode_json(body: bytes | bytearray, *, window: int = _WINDOW) -> Any:
+    """``json.loads(body)`` with plainly valid records as DataVersions: the same result,
+    or _NotJSON (with the start of the text) where json.loads would raise ValueError.
+
+    A UTF-8 JSON array, the shape of every listing, is decoded element by element from
+    a window of text, and a bytearray body is emptied from the front as it goes (it is
+    consumed). Anything else (another encoding, not an array: an error page) is decoded
+    whole, as json.loads does.
+    """
+    head = bytes(body[:_HEAD])
+    try:
+        if json.detect_encoding(head) == "utf-8" and _ARRAY_START.match(head):
+            return _TextWindow(body, window).array()
+        text = bytes(body).decode(json.detect_encoding(head), "surrogatepass")
+        del body
+        return json.loads(text, object_hook=_version_or_dict)
+    except ValueError:
+        raise _NotJSON(_start_of(head)) from None
+
+
+def _start_of(head: bytes) -> str:
+    """The start of the body as text: in its encoding, else UTF-8 with replacements."""
+    try:
+        encoding = json.detect_encoding(head)
+        return codecs.getincrementaldecoder(encoding)("surrogatepass").decode(head)
+    except ValueError:
+        return head.decode("utf-8", "replace")
+
+
+class _TextWindow:
+    """A UTF-8 JSON array, decoded one window of text at a time.
+
+    ``text[pos:]`` is decoded but not yet consumed. When an element runs past the end
+    of the window, the next window is appended (at least doubling what is pending, so
+    one huge element still costs linear time) and the element is decoded again. An
+    element is taken only when a character that cannot go on a number follows it (or
+    the body is exhausted), so a number cut at a window's edge is never taken short.
+    """
+
+    def __init__(self, body: bytes | bytearray, window: int) -> None:
+        self.body = body
+        self.window = window
+        self.offset = 0  # bytes of a bytes body already decoded (a bytearray drops them)
+        self.done = False  # the whole body is decoded
+        self.utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        self.text = ""
+        self.pos = 0
+        self.decoder = json.JSONDecoder(object_hook=_version_or_dict)
+
+    def more(self) -> bool:
+        """Append the next window to the pending text; False once the body is exhausted."""
+        if self.done:
+            return False
+        size = max(self.window, len(self.text) - self.pos)
+        chunk = self.body[self.offset : self.offset + size]
+        if isinstance(self.body, bytearray):
+            del self.body[: len(chunk)]  # CPython frees the memory each time it halves
+        else:
+            self.offset += len(chunk)
+        self.done = self.offset >= len(self.body)
+        self.text = self.text[self.pos :] + self.utf8.decode(chunk, final=self.done)
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """Skip JSON whitespace; the next character, or "" at the end of the body."""
+        while True:
+            space = _JSON_SPACE.match(self.text, self.pos)
+            self.pos = space.end() if space else self.pos
+            if self.pos < len(self.text):
+                return self.text[self.pos]
+            if not self.more():
+                return ""
+
+    def value(self) -> Any:
+        """The JSON value at ``pos`` (json.JSONDecodeError if there is none)."""
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError:
+                if self.more():
+                    continue
+                raise
+            if self.done or (end < len(self.text) and self.text[end] not in _NUMBER_CHARS):
+                self.pos = end
+                return value
+            self.more()  # it may go on in the next window ("1.5" cut as "1."): decode again
+
+    def array(self) -> list[Any]:
+        """The elements of the array that starts the body; ValueError as json.loads."""
+        self.peek()
+        self.pos += 1  # "[" (the caller checked)
+        items: list[Any] = []
+        if self.peek() == "]":
+            self.pos += 1
+        else:
+            while True:
+                self.peek()
+                items.append(self.value())
+                separator = self.peek()
+                self.pos += 1
+                if separator == "]":
+                    break
+                if separator != ",":
+                    raise ValueError("expecting ',' or ']' after an element of the array")
+        if self.peek() != "":
+            raise ValueError("extra data after the array")
+        return items
 
 
 _STATUSES = frozenset(UPLOAD_STATUSES)
@@ -151,4 +277,4 @@ def _error_field(error: Any) -> str:
     return ".".join(path) or "(record)"
 
 
-__all__ = ["parse_listing"]
+__all__ = ["decode_json", "parse_listing"]

@@ -34,7 +34,7 @@ from domo_versions_iac.client import DomoClient
 from domo_versions_iac.credentials import (
     CONFIG_KEYS,
 )
-from domo_versions_iac.deletion import DeletionOutcome, apply_retention
+from domo_versions_iac.deletion import DeletedVersion, DeletionOutcome, apply_retention
 from domo_versions_iac.engine_errors import ApplyError, report_plainly
 from domo_versions_iac.errors import (
     DatasetNotFoundError,
@@ -376,7 +376,10 @@ def _without_legacy_outputs(props: dict[str, Any]) -> dict[str, Any]:
     outs = {key: value for key, value in props.items() if key not in LEGACY_OUTPUTS}
     legacy_deleted = props.get("deleted_versions")
     if isinstance(legacy_deleted, list) and "deleted_ids" not in props:
-        outs.update(_deleted_outputs([DataVersion.from_dict(v) for v in legacy_deleted]))
+        deleted = [DataVersion.from_dict(v) for v in legacy_deleted]
+        outs.update(
+            _deleted_outputs([DeletedVersion(v.data_id, v.num_rows, v.num_bytes) for v in deleted])
+        )
     return outs
 
 
@@ -399,7 +402,7 @@ def _listing_outputs(listing: list[DataVersion]) -> dict[str, Any]:
     }
 
 
-def _deleted_outputs(deleted: list[DataVersion]) -> dict[str, Any]:
+def _deleted_outputs(deleted: list[DeletedVersion]) -> dict[str, Any]:
     """What the last update deleted: how many, rows, bytes and the ids as ranges."""
     return {
         "deleted_count": len(deleted),

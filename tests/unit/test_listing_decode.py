@@ -1,0 +1,149 @@
+"""A listing is decoded from its bytes a window at a time: the same records, the same errors.
+
+The reference is how listings were decoded before (the whole body as text, then
+``json.loads``); windows of a few bytes put every element, number and separator on a
+window's edge somewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domo_versions_iac.errors import InvalidResponseError
+from domo_versions_iac.listing import _version_or_dict, decode_json, parse_listing
+
+RECORD = {
+    "schemaId": 1,
+    "dataId": 7,
+    "uploadStatus": "success",
+    "recordedDate": "2024-01-02T03:04:05Z",
+    "uploadCompletedDate": "2024-01-02T03:05:00Z",
+    "numRows": 10,
+    "numBytes": 2048,
+}
+
+
+def whole_text_decode(body: bytes) -> tuple[str, Any]:
+    """How a listing was decoded before: ("ok", value) or ("error", start of the text)."""
+    text = ""
+    try:
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        return "ok", json.loads(text, object_hook=_version_or_dict)
+    except ValueError:
+        return "error", (text or body.decode("utf-8", "replace"))[:80]
+
+
+def windowed_decode(body: bytes, window: int) -> tuple[str, Any]:
+    try:
+        return "ok", decode_json(bytearray(body), window=window)
+    except ValueError as exc:
+        return "error", getattr(exc, "start", "")[:80]
+
+
+def same(body: bytes, window: int) -> None:
+    old_kind, old = whole_text_decode(body)
+    new_kind, new = windowed_decode(body, window)
+    assert (new_kind, repr(new)) == (old_kind, repr(old)), body[:200]
+
+
+EDGE_CASES = [
+    b"[]",
+    b" \r\n\t[ \n ] \n",
+    b"[1,2]",
+    b"[12345678901234567890, 3.25e-7, -0.0, true, false, null, NaN, -Infinity]",
+    b'["a\\u00e9\\ud83d\\ude00", "\\"", {"k": [1, {"x": {}}]}]',
+    json.dumps([RECORD, {**RECORD, "dataId": 8}, {**RECORD, "dataId": "bad"}]).encode(),
+    json.dumps([RECORD] * 3, indent=4).encode(),
+    '["caf\u00e9 \u2603", "\U0001f600"]'.encode(),
+    b"[1,]",
+    b"[1 2]",
+    b"[1,,2]",
+    b"[1",
+    b"[1,",
+    b"[",
+    b"[] x",
+    b"[][]",
+    b'[{"a": 1]',
+    b'["unterminated',
+    b"[1]\xff",
+    b'["\xff\xfe"]',
+    b'["\xe2\x98"]',
+    b"<html>oops</html>",
+    b'{"items": []}',
+    b"12",
+    b"",
+    b"   ",
+    b"\xef\xbb\xbf[1, 2]",
+    "[1, 2]".encode("utf-16"),
+    "[1, 2]".encode("utf-32-le"),
+    b"[" + b" " * 5000 + b"1]",
+]
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 7, 64, 65536])
+@pytest.mark.parametrize("body", EDGE_CASES)
+def test_edge_cases_decode_as_before(body: bytes, window: int) -> None:
+    same(body, window)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.just(RECORD)
+    | st.builds(lambda i: {**RECORD, "dataId": i}, st.integers(-2, 10**6)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.lists(json_values, max_size=6),
+    indent=st.sampled_from([None, 0, 2]),
+    ascii_only=st.booleans(),
+    window=st.integers(1, 40),
+    cut=st.none() | st.integers(0, 400),
+    insert=st.sampled_from([b"", b",", b"]", b"x", b"\xff", b" ", b"{"]),
+)
+def test_any_array_decodes_as_before(
+    value: list[Any],
+    indent: int | None,
+    ascii_only: bool,
+    window: int,
+    cut: int | None,
+    insert: bytes,
+) -> None:
+    body = json.dumps(value, indent=indent, ensure_ascii=ascii_only).encode()
+    if cut is not None:  # damage it: cut it short or put a byte in
+        at = min(cut, len(body))
+        body = body[:at] + insert if not insert else body[:at] + insert + body[at:]
+    same(body, window)
+
+
+def test_a_long_listing_decodes_and_its_body_is_consumed() -> None:
+    records = [{**RECORD, "dataId": i, "numRows": i * 3} for i in range(1, 3001)]
+    response = requests.Response()
+    body = bytearray(json.dumps(records).encode())
+    response._content = body  # type: ignore[assignment]  # what the transport stores
+    versions = parse_listing("ds", response, instance="https://acme.domo.com")
+    assert [v.to_api()["dataId"] for v in versions] == list(range(1, 3001))
+    assert [v.num_rows for v in versions[:3]] == [3, 6, 9]
+    assert body == bytearray()  # decoded and dropped: never held as bytes and text at once
+    assert response.content == b""
+
+
+def test_a_damaged_listing_names_its_start() -> None:
+    response = requests.Response()
+    response._content = bytearray(json.dumps([RECORD] * 2000).encode()[:-5])  # type: ignore[assignment]
+    with pytest.raises(InvalidResponseError) as caught:
+        parse_listing("ds", response, instance="https://acme.domo.com")
+    assert 'The version listing is not JSON (starts with \'[{"schemaId": 1' in str(caught.value)
