@@ -48,7 +48,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -69,7 +69,7 @@ from domo_versions_iac.http_errors import (
     transport_error,
 )
 from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
-from domo_versions_iac.listing import parse_listing
+from domo_versions_iac.listing import ListingBody
 from domo_versions_iac.models import (
     DataVersion,
     protected_ids,
@@ -241,8 +241,9 @@ class DomoClient:
     def list_versions(self, dataset_id: str) -> list[DataVersion]:
         """All data versions of the dataset, in the order Domo returned them (one GET)."""
         dataset_id = self._check_dataset_id(dataset_id)
-        response = self._request("GET", dataset_id)
-        return parse_listing(dataset_id, response, instance=self._base_url)
+        body = ListingBody()  # decoded as it arrives: never the whole body at once
+        self._request("GET", dataset_id, stream_to=body)
+        return body.versions(dataset_id, instance=self._base_url)
 
     def delete_versions(
         self,
@@ -355,9 +356,10 @@ class DomoClient:
         body: bytes | None = None,
         index: bool | None = None,
         ids: list[int] | None = None,
+        stream_to: Callable[[Iterator[bytes]], None] | None = None,
     ) -> requests.Response:
         """One logical call with the retry policy, all within the deadline; returns a
-        2xx response whose body is read, or raises."""
+        2xx response whose body is read (or handed to ``stream_to``), or raises."""
         url = self.versions_url(dataset_id)
         params = {"index": "true" if index else "false"} if method == "DELETE" else None
         deadline_at = time.monotonic() + self.deadline
@@ -375,6 +377,7 @@ class DomoClient:
                     headers=self._headers(json_body=body is not None),
                     timeout=self.timeout,
                     deadline_at=deadline_at,
+                    stream_to=stream_to,
                 )
             except DeadlinePassed as passed:
                 logger.warning(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import requests
@@ -22,57 +23,82 @@ from domo_versions_iac.models import UPLOAD_STATUSES, DataVersion, parse_instant
 def parse_listing(
     dataset_id: str, response: requests.Response, *, instance: str
 ) -> list[DataVersion]:
-    """The versions in a 2xx listing response, in Domo's order; InvalidResponseError if
-    the body is not a JSON array of valid, distinct records.
-
-    Takes the body out of the response: a UTF-8 array is decoded a window at a time and
-    the bytes already decoded are dropped, so the body is never held as bytes and text
-    at once (the whole text of 100,000 versions is ~20 MB; see bench/README.md).
-    """
-    from domo_versions_iac.schemas import validator
-
-    common: dict[str, Any] = {"instance": instance, "dataset_id": dataset_id}
-    body: bytes | bytearray = response.content
+    """The versions in a 2xx listing response whose body is buffered (see ListingBody)."""
+    received = ListingBody()
+    content = response.content
     response._content = b""
-    try:
-        data = decode_json(body)
-    except _NotJSON as exc:
-        snippet = redact(exc.start)[:80].strip()  # redacted before it is cut
-        raise InvalidResponseError(
-            f"The version listing is not JSON (starts with {snippet!r})", **common
-        ) from None
-    del body
-    if not isinstance(data, list):
-        kind = "dict" if isinstance(data, (dict, DataVersion)) else type(data).__name__
-        raise InvalidResponseError(f"The version listing is a JSON {kind}, not an array", **common)
-    versions: list[DataVersion] = []
-    for position, record in enumerate(data):
-        if isinstance(record, DataVersion):
-            versions.append(record)
-            continue
-        field_name, detail = _diagnose(record, validator("dataversion"))
-        if not field_name:  # valid after all (e.g. 5.0 for an integer)
-            versions.append(DataVersion.from_api(record))
-            continue
-        label = f"record {position}"
-        if isinstance(record, dict) and isinstance(record.get("dataId"), int):
-            label += f" (dataId {record['dataId']})"
-        raise InvalidResponseError(
-            f"The version listing's {label} has a bad field {field_name!r}: {redact(detail)[:200]}",
-            **common,
-        )
-    repeated = repeated_ids(versions)
-    if repeated:
-        shown = ", ".join(map(str, repeated[:10])) + (", ..." if len(repeated) > 10 else "")
-        raise InvalidResponseError(
-            f"The version listing contradicts itself: it repeats dataId {shown}",
-            hint=(
-                "A listing like this cannot be trusted to decide deletions, so nothing was "
-                "deleted. Try again later; if it persists, report it to Domo support."
-            ),
-            **common,
-        )
-    return versions
+    received(_slices(content, _WINDOW))
+    del content
+    return received.versions(dataset_id, instance=instance)
+
+
+class ListingBody:
+    """A 2xx listing's body, decoded as it arrives: the transport calls this object
+    with the body's chunks (``exchange(stream_to=...)``), once per attempt.
+
+    A listing of 100,000 versions is ~20 MB of JSON; decoded a window at a time it is
+    never held whole, as bytes or as text (bench/README.md, item 4).
+    """
+
+    def __init__(self) -> None:
+        self._data: Any = None
+        self._error: _NotJSON | None = None
+
+    def __call__(self, chunks: Iterator[bytes]) -> None:
+        self._data, self._error = None, None
+        try:
+            self._data = decode_json(chunks)
+        except _NotJSON as exc:
+            self._error = exc
+            for _ in chunks:  # read to the end: a transport error or the deadline comes first
+                pass
+
+    def versions(self, dataset_id: str, *, instance: str) -> list[DataVersion]:
+        """The versions received, in Domo's order; InvalidResponseError if the body is
+        not a JSON array of valid, distinct records."""
+        from domo_versions_iac.schemas import validator
+
+        common: dict[str, Any] = {"instance": instance, "dataset_id": dataset_id}
+        if self._error is not None:
+            snippet = redact(self._error.start)[:80].strip()  # redacted before it is cut
+            raise InvalidResponseError(
+                f"The version listing is not JSON (starts with {snippet!r})", **common
+            )
+        data, self._data = self._data, None
+        if not isinstance(data, list):
+            kind = "dict" if isinstance(data, (dict, DataVersion)) else type(data).__name__
+            raise InvalidResponseError(
+                f"The version listing is a JSON {kind}, not an array", **common
+            )
+        versions: list[DataVersion] = []
+        for position, record in enumerate(data):
+            if isinstance(record, DataVersion):
+                versions.append(record)
+                continue
+            field_name, detail = _diagnose(record, validator("dataversion"))
+            if not field_name:  # valid after all (e.g. 5.0 for an integer)
+                versions.append(DataVersion.from_api(record))
+                continue
+            label = f"record {position}"
+            if isinstance(record, dict) and isinstance(record.get("dataId"), int):
+                label += f" (dataId {record['dataId']})"
+            raise InvalidResponseError(
+                f"The version listing's {label} has a bad field {field_name!r}: "
+                f"{redact(detail)[:200]}",
+                **common,
+            )
+        repeated = repeated_ids(versions)
+        if repeated:
+            shown = ", ".join(map(str, repeated[:10])) + (", ..." if len(repeated) > 10 else "")
+            raise InvalidResponseError(
+                f"The version listing contradicts itself: it repeats dataId {shown}",
+                hint=(
+                    "A listing like this cannot be trusted to decide deletions, so nothing was "
+                    "deleted. Try again later; if it persists, report it to Domo support."
+                ),
+                **common,
+            )
+        return versions
 
 
 class _NotJSON(ValueError):
@@ -90,24 +116,45 @@ _ARRAY_START = re.compile(rb"[ \t\n\r]*\[")
 _NUMBER_CHARS = frozenset("0123456789.eE+-")  # what may go on a number cut at the edge
 
 
-def decode_json(body: bytes | bytearray, *, window: int = _WINDOW) -> Any:
-    """``json.loads(body)`` with plainly valid records as DataVersions: the same result,
-    or _NotJSON (with the start of the text) where json.loads would raise ValueError.
+def decode_json(chunks: Iterable[bytes], *, window: int = _WINDOW) -> Any:
+    """``json.loads`` of the bytes in ``chunks``, plainly valid records as DataVersions:
+    the same result, or _NotJSON (with the start of the text) where json.loads (or
+    decoding the text) would raise ValueError.
 
     A UTF-8 JSON array, the shape of every listing, is decoded element by element from
-    a window of text, and a bytearray body is emptied from the front as it goes (it is
-    consumed). Anything else (another encoding, not an array: an error page) is decoded
-    whole, as json.loads does.
+    windows of at least ``window`` bytes. Anything else (another encoding, not an
+    array: an error page) is joined and decoded whole, as json.loads does.
     """
-    head = bytes(body[:_HEAD])
+    source = iter(chunks)
+    head = _first_bytes(source, _HEAD)
     try:
-        if json.detect_encoding(head) == "utf-8" and _ARRAY_START.match(head):
-            return _TextWindow(body, window).array()
-        text = bytes(body).decode(json.detect_encoding(head), "surrogatepass")
-        del body
+        encoding = json.detect_encoding(head)
+        if encoding == "utf-8" and _ARRAY_START.match(head):
+            return _TextWindow(head, source, window).array()
+        text = b"".join((head, *source)).decode(encoding, "surrogatepass")
         return json.loads(text, object_hook=_version_or_dict)
     except ValueError:
-        raise _NotJSON(_start_of(head)) from None
+        raise _NotJSON(_start_of(head[:_HEAD])) from None
+
+
+def _first_bytes(source: Iterator[bytes], size: int) -> bytes:
+    """Chunks from ``source`` joined until there are at least ``size`` bytes (or no more)."""
+    parts: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = next(source, None)
+        if chunk is None:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _slices(body: bytes, size: int) -> Iterator[bytes]:
+    """A buffered body as chunks of ``size`` bytes."""
+    view = memoryview(body)
+    for start in range(0, len(body), size):
+        yield bytes(view[start : start + size])
 
 
 def _start_of(head: bytes) -> str:
@@ -120,7 +167,7 @@ def _start_of(head: bytes) -> str:
 
 
 class _TextWindow:
-    """A UTF-8 JSON array, decoded one window of text at a time.
+    """A UTF-8 JSON array, decoded one window of text at a time as its bytes arrive.
 
     ``text[pos:]`` is decoded but not yet consumed. When an element runs past the end
     of the window, the next window is appended (at least doubling what is pending, so
@@ -129,10 +176,10 @@ class _TextWindow:
     the body is exhausted), so a number cut at a window's edge is never taken short.
     """
 
-    def __init__(self, body: bytes | bytearray, window: int) -> None:
-        self.body = body
+    def __init__(self, first: bytes, rest: Iterator[bytes], window: int) -> None:
+        self.first = first  # bytes read but not yet decoded
+        self.rest = rest
         self.window = window
-        self.offset = 0  # bytes of a bytes body already decoded (a bytearray drops them)
         self.done = False  # the whole body is decoded
         self.utf8 = codecs.getincrementaldecoder("utf-8")("surrogatepass")
         self.text = ""
@@ -143,14 +190,18 @@ class _TextWindow:
         """Append the next window to the pending text; False once the body is exhausted."""
         if self.done:
             return False
-        size = max(self.window, len(self.text) - self.pos)
-        chunk = self.body[self.offset : self.offset + size]
-        if isinstance(self.body, bytearray):
-            del self.body[: len(chunk)]  # CPython frees the memory each time it halves
-        else:
-            self.offset += len(chunk)
-        self.done = self.offset >= len(self.body)
-        self.text = self.text[self.pos :] + self.utf8.decode(chunk, final=self.done)
+        wanted = max(self.window, len(self.text) - self.pos)
+        parts, self.first = [self.first], b""
+        got = len(parts[0])
+        while got < wanted:
+            chunk = next(self.rest, None)
+            if chunk is None:
+                self.done = True
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        data = b"".join(parts)
+        self.text = self.text[self.pos :] + self.utf8.decode(data, final=self.done)
         self.pos = 0
         return True
 
@@ -277,4 +328,4 @@ def _error_field(error: Any) -> str:
     return ".".join(path) or "(record)"
 
 
-__all__ = ["decode_json", "parse_listing"]
+__all__ = ["ListingBody", "decode_json", "parse_listing"]

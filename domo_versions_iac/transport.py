@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,8 +87,13 @@ def exchange(
     headers: dict[str, str],
     timeout: float,
     deadline_at: float,
+    stream_to: Callable[[Iterator[bytes]], None] | None = None,
 ) -> requests.Response:
-    """One HTTP exchange, status to last body byte, cut off at ``deadline_at``."""
+    """One HTTP exchange, status to last body byte, cut off at ``deadline_at``.
+
+    ``stream_to``: for a 2xx answer, called with the body's chunks as they arrive
+    (the response then holds no body): a listing is decoded as it is read.
+    """
     left = deadline_at - time.monotonic()
     if left <= 0:
         raise DeadlinePassed(sent=False)
@@ -106,7 +112,10 @@ def exchange(
             stream=True,
         )
         try:
-            _read_body(response, watch)
+            if stream_to is not None and 200 <= response.status_code < 300:
+                _stream_body(response, watch, stream_to)
+            else:
+                _read_body(response, watch)
             if watch.fired:  # cut off: what was read (even "complete") is not the answer
                 raise DeadlinePassed(sent=True)
         except BaseException:
@@ -242,6 +251,26 @@ def _read_body(response: requests.Response, watch: _Watchdog) -> None:
         if watch.expired:
             raise DeadlinePassed(sent=True)
     response._content = body  # type: ignore[assignment]  # bytes-like; bytes() would copy
+
+
+def _stream_body(
+    response: requests.Response, watch: _Watchdog, consume: Callable[[Iterator[bytes]], None]
+) -> None:
+    """Hand the body to ``consume`` in chunks as they arrive, checking the deadline
+    between them; the response keeps no body."""
+    buffered: object = response._content
+    if buffered is not False:  # already buffered (e.g. a test transport)
+        consume(iter((bytes(buffered or b""),)))  # type: ignore[call-overload]
+    else:
+        consume(_chunks(response, watch))
+    response._content = b""
+
+
+def _chunks(response: requests.Response, watch: _Watchdog) -> Iterator[bytes]:
+    for chunk in response.iter_content(_CHUNK_SIZE):
+        yield chunk
+        if watch.expired:
+            raise DeadlinePassed(sent=True)
 
 
 __all__ = ["CA_BUNDLE_ENV", "DeadlinePassed", "exchange", "new_session"]

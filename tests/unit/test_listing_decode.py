@@ -8,6 +8,7 @@ window's edge somewhere.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,8 +16,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domo_versions_iac import client as client_module
+from domo_versions_iac.client import DomoClient
+from domo_versions_iac.emulator import EmulatorServer
 from domo_versions_iac.errors import InvalidResponseError
-from domo_versions_iac.listing import _version_or_dict, decode_json, parse_listing
+from domo_versions_iac.listing import ListingBody, _version_or_dict, decode_json, parse_listing
 
 RECORD = {
     "schemaId": 1,
@@ -39,9 +43,14 @@ def whole_text_decode(body: bytes) -> tuple[str, Any]:
         return "error", (text or body.decode("utf-8", "replace"))[:80]
 
 
+def chunked(body: bytes, size: int) -> list[bytes]:
+    """The body as it might arrive: chunks of ``size`` bytes."""
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
 def windowed_decode(body: bytes, window: int) -> tuple[str, Any]:
     try:
-        return "ok", decode_json(bytearray(body), window=window)
+        return "ok", decode_json(chunked(body, window), window=window)
     except ValueError as exc:
         return "error", getattr(exc, "start", "")[:80]
 
@@ -129,16 +138,27 @@ def test_any_array_decodes_as_before(
     same(body, window)
 
 
-def test_a_long_listing_decodes_and_its_body_is_consumed() -> None:
+def test_a_long_listing_is_decoded_as_it_arrives(
+    client: DomoClient, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records = [{**RECORD, "dataId": i, "numRows": i * 3} for i in range(1, 3001)]
-    response = requests.Response()
-    body = bytearray(json.dumps(records).encode())
-    response._content = body  # type: ignore[assignment]  # what the transport stores
-    versions = parse_listing("ds", response, instance="https://acme.domo.com")
-    assert [v.to_api()["dataId"] for v in versions] == list(range(1, 3001))
-    assert [v.num_rows for v in versions[:3]] == [3, 6, 9]
-    assert body == bytearray()  # decoded and dropped: never held as bytes and text at once
-    assert response.content == b""
+    emulator.store.add_dataset("long", records)
+    received: list[int] = []
+
+    class Recording(ListingBody):
+        def __call__(self, chunks: Iterator[bytes]) -> None:
+            def recorded() -> Iterator[bytes]:
+                for chunk in chunks:
+                    received.append(len(chunk))
+                    yield chunk
+
+            super().__call__(recorded())
+
+    monkeypatch.setattr(client_module, "ListingBody", Recording)
+    versions = client.list_versions("long")
+    assert [v.to_api() for v in versions] == emulator.store.list_versions("long")
+    # ~550 KB handed over in pieces as they were read: never the whole body at once
+    assert len(received) > 4 and max(received) <= 64 * 1024
 
 
 def test_a_damaged_listing_names_its_start() -> None:
