@@ -71,6 +71,7 @@ from domo_versions_iac.http_errors import (
 from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
 from domo_versions_iac.listing import parse_listing
 from domo_versions_iac.models import (
+    DEFAULT_BATCH_SIZE,
     DataVersion,
     protected_ids,
 )
@@ -176,7 +177,7 @@ class DomoClient:
         max_attempts: int = 5,
         max_retry_seconds: float = 60.0,
         backoff_base: float = 0.5,
-        batch_size: int = 100,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
