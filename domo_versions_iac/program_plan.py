@@ -28,7 +28,6 @@ from typing import Any
 
 import pulumi
 
-from domo_versions_iac.client import normalize_instance, parse_allowed_hosts
 from domo_versions_iac.credentials import (
     ALLOWED_HOSTS_CONFIG,
     ALLOWED_HOSTS_ENV,
@@ -38,6 +37,7 @@ from domo_versions_iac.credentials import (
 )
 from domo_versions_iac.errors import ConfigurationError
 from domo_versions_iac.inputs import InputError, parse_inputs
+from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
 from domo_versions_iac.planning import (
     CLIENT_POOL_SIZE,
     client_or_input_error,
