@@ -547,7 +547,13 @@ def run_slow_grid(
     for n, m in slow_grid_points(sizes, quick):
         points.append(
             engine_bench.run_point(
-                emulator, n, m, repeats=1, floor=floors.get((n, m)), http_baseline=True, log=log
+                emulator,
+                n,
+                m,
+                repeats=1 if quick or n >= 1000 else 2,  # a median where a run is short
+                floor=floors.get((n, m)),
+                http_baseline=True,
+                log=log,
             )
         )
     return points
