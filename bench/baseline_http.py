@@ -22,6 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from domo_versions_iac.emulator import EMULATOR_TOKEN
+from domo_versions_iac.models import DEFAULT_BATCH_SIZE
 
 CONCURRENCY = 4
 
@@ -67,7 +68,7 @@ def run_baseline(
     dataset_ids: list[str],
     keep_last: int,
     *,
-    batch_size: int = 100,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     concurrency: int = CONCURRENCY,
 ) -> BaselineResult:
     """Delete the surplus of every dataset with the minimal calls; time it."""

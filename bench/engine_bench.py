@@ -31,9 +31,10 @@ from typing import Any
 from bench import baseline_http, seeds, stacks
 from bench.provider_memory import ProviderMemory
 from domo_versions_iac.emulator import EmulatorServer
+from domo_versions_iac.models import DEFAULT_BATCH_SIZE
 from domo_versions_iac.testing import CommandResult, PulumiWorkspace
 
-DEFAULT_BATCH = 100
+DEFAULT_BATCH = DEFAULT_BATCH_SIZE  # the baseline batches like the product does
 
 
 def _timed(fn: Callable[[], CommandResult]) -> float:
@@ -269,3 +270,36 @@ def run_parallel_sweep(
 
 def _fmt(times: list[float]) -> str:
     return "" if len(times) < 2 else "(runs " + ", ".join(f"{t:.2f}" for t in times) + ")"
+
+
+FLEET_ENV = {"PULUMI_SKIP_CHECKPOINTS": "true"}  # README: "Large fleets"
+
+
+def run_fleet_mode(
+    emulator: EmulatorServer, sizes: list[int], m: int, *, log: Callable[[str], None] = print
+) -> list[dict[str, Any]]:
+    """`pulumi up` of N retention resources and of N EchoResource with the engine's
+    PULUMI_SKIP_CHECKPOINTS=true (state written once, at the end), fresh stacks each.
+
+    By default the file backend rewrites the whole checkpoint after every step, which
+    makes the engine's own per-resource cost grow with N; this measures what is left.
+    """
+    keep_last = max(1, m // 2)
+    out = []
+    for n in sizes:
+        ids = seeds.seed_grid(emulator.store, n, m)
+        with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+            root = Path(tmp)
+            echo = stacks.workspace(root / "echo", stacks.echo_program(n), None)
+            echo.env.update(FLEET_ENV)
+            floor_s = _timed(echo.up)
+            ours = stacks.workspace(
+                root / "ours", stacks.retention_program(ids, keep_last), emulator
+            )
+            ours.env.update(FLEET_ENV)
+            ours_s = _timed(ours.up)
+            remaining = {len(emulator.store.list_versions(d)) for d in ids}
+            _check_outcome(ours, remaining, keep_last)
+        log(f"  N={n} M={m} skip checkpoints: floor up {floor_s:.2f}s, ours up {ours_s:.2f}s")
+        out.append({"n": n, "m": m, "floor_up_seconds": floor_s, "ours_up_seconds": ours_s})
+    return out

@@ -64,6 +64,7 @@ REQUIRED_METRICS = (
     "check_seconds_big",
     "preview_per_dataset_growth",
     "up_per_dataset_growth",
+    "fleet_up_per_dataset_growth",
     "provider_check_vs_bare_get",
     "provider_apply_vs_http",
     "parallel_up_speedup",
@@ -434,6 +435,8 @@ def build_table(raw: dict[str, Any]) -> Table:
             unit="x",
         )
 
+    add_fleet_rows(table, raw["fleet"])
+
     # in-process provider cost (what is ours, without the engine)
     table.add(
         "provider_check_vs_bare_get",
@@ -467,6 +470,32 @@ def build_table(raw: dict[str, Any]) -> Table:
     )
     add_slow_grid(table, raw["slow_grid"])
     return table
+
+
+def add_fleet_rows(table: Table, fleet: list[dict[str, Any]]) -> None:
+    """5b: `up` with PULUMI_SKIP_CHECKPOINTS=true (README, "Large fleets"): per dataset
+    at each N against the floor measured the same way, and its growth with N."""
+    for p in fleet:
+        table.add(
+            f"fleet_up_ms_per_dataset[N={p['n']}]",
+            f"5b. up per dataset, N={p['n']} M={p['m']}, skip checkpoints (vs floor)",
+            1000 * p["ours_up_seconds"] / p["n"],
+            1000 * p["floor_up_seconds"] / p["n"],
+            unit="ms",
+        )
+    now, before = fleet[-1], fleet[0]
+    now_ms = 1000 * now["ours_up_seconds"] / now["n"]
+    before_ms = 1000 * before["ours_up_seconds"] / before["n"]
+    table.add(
+        "fleet_up_per_dataset_growth",
+        f"5b. up per-dataset cost N={now['n']} vs N={before['n']}, skip checkpoints",
+        now_ms,
+        before_ms,
+        unit="ms",
+        target="<= 1.2x",
+        target_value=1.2,
+        met=now_ms <= 1.2 * before_ms,
+    )
 
 
 def add_slow_grid(table: Table, points: list[dict[str, Any]]) -> None:
@@ -518,7 +547,13 @@ def run_slow_grid(
     for n, m in slow_grid_points(sizes, quick):
         points.append(
             engine_bench.run_point(
-                emulator, n, m, repeats=1, floor=floors.get((n, m)), http_baseline=True, log=log
+                emulator,
+                n,
+                m,
+                repeats=1 if quick or n >= 1000 else 2,  # a median where a run is short
+                floor=floors.get((n, m)),
+                http_baseline=True,
+                log=log,
             )
         )
     return points
@@ -569,6 +604,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, m in grid_points(sizes, args.quick):
             repeats = 1 if args.quick or n >= 1000 else 2
             raw["grid"].append(engine_bench.run_point(emulator, n, m, repeats=repeats, log=log))
+        fleet_sizes = sorted({n for n, m in grid_points(sizes, args.quick) if m == 10})[-2:]
+        raw["fleet"] = engine_bench.run_fleet_mode(emulator, fleet_sizes, 10, log=log)
         raw["big"] = engine_bench.run_big(emulator, big_versions, log=log)
         par_n = min(100, max(sizes))
         par_values = [1, 4] if args.quick else [1, 2, 4, 8, 16]

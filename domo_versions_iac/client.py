@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -54,11 +53,11 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from domo_versions_iac.credentials import check_token
 from domo_versions_iac.errors import (
     ConfigurationError,
     DeleteOutcomeUnknownError,
     DomoError,
-    InvalidTokenError,
     ProtectedVersionError,
     register_secret,
 )
@@ -71,6 +70,7 @@ from domo_versions_iac.http_errors import (
 from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
 from domo_versions_iac.listing import ListingBody
 from domo_versions_iac.models import (
+    DEFAULT_BATCH_SIZE,
     DataVersion,
     protected_ids,
 )
@@ -92,38 +92,6 @@ def _user_agent() -> str:
     from domo_versions_iac import __version__
 
     return f"domo-versions-iac/{__version__} python-requests/{requests.__version__}"
-
-
-_TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as Domo issues tokens
-
-
-def _check_token(token: object, base_url: str) -> None:
-    """Refuse a token that cannot be what Domo issued, before it reaches a header.
-
-    An HTTP header carries Latin-1 at most (anything else raised UnicodeEncodeError
-    deep inside http.client) and a line break would end the header. The message never
-    quotes the token or its characters.
-    """
-    if not isinstance(token, str) or not token.strip():
-        raise InvalidTokenError(
-            "The Domo developer token is empty or only spaces",
-            instance=base_url,
-            hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
-        )
-    if any(ch in token for ch in "\r\n"):
-        raise InvalidTokenError(
-            "The Domo developer token contains a line break",
-            instance=base_url,
-            hint="Copy the token again without surrounding whitespace.",
-        )
-    if not _TOKEN_CHARACTERS.fullmatch(token.strip()):
-        raise InvalidTokenError(
-            "The Domo developer token contains a character that is not plain ASCII "
-            "(a space, a control character, an accented letter or a typographic quote)",
-            instance=base_url,
-            hint="Copy the token again from Domo (Admin > Authentication > Access tokens); "
-            "Domo tokens are ASCII letters and digits.",
-        )
 
 
 def _check_ids(ids: Iterable[int]) -> list[int]:
@@ -176,7 +144,7 @@ class DomoClient:
         max_attempts: int = 5,
         max_retry_seconds: float = 60.0,
         backoff_base: float = 0.5,
-        batch_size: int = 100,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 10,
@@ -184,7 +152,7 @@ class DomoClient:
         deadline: float | None = None,
     ) -> None:
         self._base_url = normalize_instance(instance, allowed_hosts)
-        _check_token(token, self._base_url)
+        check_token(token, self._base_url)
         register_secret(token.strip())  # from now on no error or CLI line can show it
         self.deadline = deadline_setting(deadline, self._base_url)
         if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:

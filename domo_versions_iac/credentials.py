@@ -17,10 +17,12 @@ stack's secret away. Hosts other than Domo's and loopback are refused unless lis
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from domo_versions_iac.client import normalize_instance, parse_allowed_hosts
+from domo_versions_iac.errors import InvalidTokenError
+from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
 
 INSTANCE_ENV = "DOMO_INSTANCE"
 TOKEN_ENV = "DOMO_DEVELOPER_TOKEN"
@@ -110,3 +112,35 @@ def resolve_credentials(
             stack_instance=home,
         )
     return Credentials(base_url, stack_token, allowed)
+
+
+TOKEN_CHARACTERS = re.compile(r"[\x21-\x7e]+")  # visible ASCII, as Domo issues tokens
+
+
+def check_token(token: object, base_url: str) -> None:
+    """Refuse a token that cannot be what Domo issued, before it reaches a header.
+
+    An HTTP header carries Latin-1 at most (anything else raised UnicodeEncodeError
+    deep inside http.client) and a line break would end the header. The message never
+    quotes the token or its characters.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise InvalidTokenError(
+            "The Domo developer token is empty or only spaces",
+            instance=base_url,
+            hint="Set DOMO_DEVELOPER_TOKEN or the domo:token config secret.",
+        )
+    if any(ch in token for ch in "\r\n"):
+        raise InvalidTokenError(
+            "The Domo developer token contains a line break",
+            instance=base_url,
+            hint="Copy the token again without surrounding whitespace.",
+        )
+    if not TOKEN_CHARACTERS.fullmatch(token.strip()):
+        raise InvalidTokenError(
+            "The Domo developer token contains a character that is not plain ASCII "
+            "(a space, a control character, an accented letter or a typographic quote)",
+            instance=base_url,
+            hint="Copy the token again from Domo (Admin > Authentication > Access tokens); "
+            "Domo tokens are ASCII letters and digits.",
+        )

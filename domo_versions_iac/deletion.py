@@ -17,6 +17,8 @@ re-listing) so one bad id cannot block the others; an id that fails alone is giv
 for this update and named in the error. An id whose DELETE succeeded is never sent
 again in the same update, even if a stale listing still shows it.
 
+A 413 (body too large) also halves the batch size for the rest of the update.
+
 Bounded: every request either settles ids (sent or given up) or splits a batch, and
 ``max_consecutive_failures`` failing requests in a row stop the loop.
 """
@@ -30,6 +32,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from typing import Protocol
 
 from domo_versions_iac.deletion_gate import ContradictoryListingError, deletable_ids
@@ -205,13 +208,7 @@ def apply_retention(
             break
         except DomoError as exc:
             in_a_row += 1
-            last_error.update((i, _short(exc)) for i in batch)
-            if len(batch) == 1:
-                given_up[batch[0]] = _short(exc)
-            else:
-                half = (len(batch) + 1) // 2
-                split.appendleft(batch[half:])
-                split.appendleft(batch[:half])
+            batch_size = _note_failure(exc, batch, batch_size, split, last_error, given_up)
             if in_a_row >= limit:
                 outcome.stopped_by = f"Domo failed {in_a_row} DELETE requests in a row"
         else:
@@ -255,11 +252,39 @@ def _still_surplus(
     return [i for i in plan.delete_ids if i in wanted and i not in never]
 
 
+def _note_failure(
+    exc: DomoError,
+    batch: list[int],
+    batch_size: int,
+    split: deque[list[int]],
+    last_error: dict[int, str],
+    given_up: dict[int, str],
+) -> int:
+    """Record why ``batch`` failed and queue its halves (or give up its only id);
+    return the batch size from now on."""
+    why = _short(exc)
+    last_error.update((i, why) for i in batch)
+    if len(batch) == 1:
+        given_up[batch[0]] = why
+    else:
+        half = (len(batch) + 1) // 2
+        split.appendleft(batch[half:])
+        split.appendleft(batch[:half])
+    if exc.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        # Domo's body limit is undocumented: learn it, for new batches too.
+        return max(1, min(batch_size, len(batch) // 2))
+    return batch_size
+
+
 def _next_batch(split: deque[list[int]], candidates: list[int], size: int) -> list[int]:
-    """The first split half that still has candidates, else the next ``size`` candidates."""
+    """The first split half that still has candidates (at most ``size`` of them: the
+    size may have shrunk since it was split), else the next ``size`` candidates."""
     allowed = set(candidates)
     while split:
         group = [i for i in split.popleft() if i in allowed]
+        if len(group) > size:
+            split.appendleft(group[size:])
+            return group[:size]
         if group:
             return group
     return candidates[:size]

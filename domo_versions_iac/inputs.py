@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from domo_versions_iac.models import DEFAULT_BATCH_SIZE
 from domo_versions_iac.policy import PolicyError, RetentionPolicy
 from domo_versions_iac.schemas import validator
 
 SCHEMA_NAME = "dataset-version-retention"
-DEFAULT_BATCH_SIZE = 100
 
 # Keys the user sets; everything else in the property bag is computed by the provider.
 USER_KEYS = ("dataset_id", "allowed_versions", "policy", "index", "batch_size", "instance", "token")

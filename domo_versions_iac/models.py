@@ -17,6 +17,11 @@ from typing import Any, Literal, get_args
 UploadStatus = Literal["success", "error", "processing"]
 """A version's upload: done, failed, or still in flight (the schema's enum)."""
 UPLOAD_STATUSES: tuple[UploadStatus, ...] = get_args(UploadStatus)
+# Version ids per DELETE request unless the resource says otherwise. Domo documents no
+# limit; 500 ids are a body of a few KB. Every batch needs a fresh listing first (the
+# deletion gate), so larger batches mean fewer listings; a 413 answer halves the size
+# for the rest of the update (deletion.apply_retention).
+DEFAULT_BATCH_SIZE = 500
 _BY_NAME: dict[str, UploadStatus] = {status: status for status in UPLOAD_STATUSES}
 
 

@@ -13,11 +13,12 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from domo_versions_iac.client import DomoClient
 from domo_versions_iac.credentials import (
     Credentials,
     MissingCredentialsError,
+    check_token,
     resolve_credentials,
 )
 from domo_versions_iac.errors import (
@@ -37,6 +38,9 @@ from domo_versions_iac.policy import (
     format_count,
     plan_retention,
 )
+
+if TYPE_CHECKING:  # the client (and requests) is imported only when one is built
+    from domo_versions_iac.client import DomoClient
 
 Config = Mapping[str, object] | Callable[[str], object]
 
@@ -64,6 +68,8 @@ _clients_lock = threading.Lock()
 
 def client_for(creds: Credentials) -> DomoClient:
     """One client (one connection pool) per instance and token per process."""
+    from domo_versions_iac.client import DomoClient
+
     key = (creds.instance, creds.token, creds.allowed_hosts)
     with _clients_lock:
         client = _clients.get(key)
@@ -78,13 +84,17 @@ def client_for(creds: Credentials) -> DomoClient:
 
 
 def client_or_input_error(inputs: RetentionInputs, config: Config | None) -> DomoClient:
-    """The client for these inputs; credential problems name `instance` or `token`.
+    """The client for these inputs; credential problems name `instance` or `token`."""
+    return client_for(credentials_or_input_error(inputs, config))
 
-    Makes no request: safe to call in `check`.
-    """
+
+def credentials_or_input_error(inputs: RetentionInputs, config: Config | None) -> Credentials:
+    """The instance and token for these inputs, checked without a request or a client
+    (what `check` needs); problems name `instance` or `token`."""
     try:
         creds = resolve_credentials(instance=inputs.instance, token=inputs.token, config=config)
-        return client_for(creds)
+        check_token(creds.token, creds.instance)
+        return creds
     except MissingCredentialsError as exc:  # incl. the stack's token for another instance
         raise InputError([(exc.missing, str(exc))]) from exc
     except InvalidTokenError as exc:

@@ -21,14 +21,13 @@ import asyncio
 import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import pulumi
 
-from domo_versions_iac.client import normalize_instance, parse_allowed_hosts
 from domo_versions_iac.credentials import (
     ALLOWED_HOSTS_CONFIG,
     ALLOWED_HOSTS_ENV,
@@ -38,6 +37,7 @@ from domo_versions_iac.credentials import (
 )
 from domo_versions_iac.errors import ConfigurationError
 from domo_versions_iac.inputs import InputError, parse_inputs
+from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
 from domo_versions_iac.planning import (
     CLIENT_POOL_SIZE,
     client_or_input_error,
@@ -64,6 +64,10 @@ class ProgramPlan:
     props: dict[str, Any]
     message: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # (program run, instance, dataset) and "dataset X on Y": who else manages it is
+    # decided when the plan is reported (see _report), once every claim is in.
+    owner_key: tuple[int, str, str] | None = None
+    owner_label: str = ""
 
 
 def _failed(prop: str, reason: str) -> ProgramPlan:
@@ -79,8 +83,42 @@ def _deferred() -> ProgramPlan:
 def plan_outputs(
     resource: pulumi.Resource, resource_name: str, inputs: Mapping[str, Any]
 ) -> pulumi.Output[dict[str, Any]]:
-    """The computed inputs of one resource, as an Output resolved off the event loop."""
+    """The computed inputs of one resource, as an Output resolved off the event loop.
+
+    When every input is a plain value (the usual case) the listing starts at once, on
+    the pool, while the program goes on declaring the other resources; otherwise it
+    starts once the Outputs among the inputs have been checked and resolved.
+    """
+    if all(_plain(value) for value in inputs.values()):
+        values = {key: value for key, value in inputs.items() if value is not None}
+        started = _pool.submit(
+            compute_plan, resource_name, values, _stack_config(), id(asyncio.get_event_loop())
+        )
+        return pulumi.Output.from_input(_report_when_done(resource, started))
     return pulumi.Output.from_input(_plan(resource, resource_name, dict(inputs)))
+
+
+def _plain(value: Any) -> bool:
+    """A JSON-like value with no Output or awaitable anywhere inside."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    return False
+
+
+def _stack_config() -> dict[str, Any]:
+    # Read on the program's thread: the stack config lives in a context variable that
+    # the pool's threads do not see.
+    return {key: pulumi.runtime.get_config(key) for key in CONFIG_KEYS}
+
+
+async def _report_when_done(
+    resource: pulumi.Resource, started: Future[ProgramPlan]
+) -> dict[str, Any]:
+    return _report(resource, await asyncio.wrap_future(started))
 
 
 async def _plan(
@@ -95,18 +133,25 @@ async def _plan(
         if problem:
             return _report(resource, _failed(key, problem))
         values[key] = await output.future()
-    # Read on the event loop: the stack config lives in a context variable that the
-    # pool's threads do not see.
-    config = {key: pulumi.runtime.get_config(key) for key in CONFIG_KEYS}
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(
-        _pool, compute_plan, resource_name, values, config, id(loop)
+        _pool, compute_plan, resource_name, values, _stack_config(), id(loop)
     )
     return _report(resource, result)
 
 
 def _report(resource: pulumi.Resource, result: ProgramPlan) -> dict[str, Any]:
-    """Log the plan under the resource's own name (on the event loop, as pulumi.log needs)."""
+    """Log the plan under the resource's own name (on the event loop, as pulumi.log needs).
+
+    The one-owner check is made here, not when the plan was computed: a plan of plain
+    inputs starts while the program is still declaring resources, and only once the
+    program has declared them all (before any of these reports runs) is every claim on
+    a dataset known, so that both resources on one dataset fail, not just the later one.
+    """
+    if result.owner_key is not None:
+        owners = _claim(result.owner_key, None)
+        if len(owners) > 1:
+            result = _owner_conflict(owners, result.owner_label)
     if result.message:
         pulumi.log.info(result.message, resource=resource)
     for warning in result.warnings:
@@ -145,14 +190,11 @@ def compute_plan(
         client = client_or_input_error(inputs, config)
     except InputError:
         return _deferred()
-    owners = _claim((run_id, client.base_url, inputs.dataset_id), resource_name)
+    owner_key = (run_id, client.base_url, inputs.dataset_id)
+    owner_label = f"dataset {inputs.dataset_id} on {client.instance}"
+    owners = _claim(owner_key, resource_name)
     if len(owners) > 1:
-        return _failed(
-            "dataset_id",
-            f"resources {_join(owners)} both manage dataset {inputs.dataset_id} on "
-            f"{client.instance}: their rules would combine into neither's intent. Give each "
-            "dataset one DatasetVersionRetention (merge the rules into one policy)",
-        )
+        return _owner_conflict(owners, owner_label)
     try:
         plan = plan_or_input_error(client, inputs, now or datetime.now(timezone.utc))
     except InputError as exc:
@@ -160,7 +202,17 @@ def compute_plan(
         return _failed(prop, reason)
     props = {PLANNED: plan.delete_ids, PLAN_SUMMARY: plan.summary(), PLAN_BASIS: plan_basis(plan)}
     warnings = tuple(f"dataset {inputs.dataset_id}: {w}" for w in plan.warnings)
-    return ProgramPlan(props, preview_message(inputs.dataset_id, plan), warnings)
+    message = preview_message(inputs.dataset_id, plan)
+    return ProgramPlan(props, message, warnings, owner_key, owner_label)
+
+
+def _owner_conflict(owners: list[str], owner_label: str) -> ProgramPlan:
+    return _failed(
+        "dataset_id",
+        f"resources {_join(owners)} both manage {owner_label}: their rules would combine "
+        "into neither's intent. Give each dataset one DatasetVersionRetention (merge the "
+        "rules into one policy)",
+    )
 
 
 def register_owner(resource_name: str, dataset_id: Any, instance: Any) -> None:
@@ -184,11 +236,11 @@ def register_owner(resource_name: str, dataset_id: Any, instance: Any) -> None:
     _claim((id(asyncio.get_event_loop()), base_url, dataset_id.strip()), resource_name)
 
 
-def _claim(key: tuple[int, str, str], resource_name: str) -> list[str]:
-    """Record ``resource_name`` as a manager of the dataset; return every manager."""
+def _claim(key: tuple[int, str, str], resource_name: str | None) -> list[str]:
+    """Record ``resource_name`` (if any) as a manager of the dataset; return every manager."""
     with _owners_lock:
         names = _owners.setdefault(key, [])
-        if resource_name not in names:
+        if resource_name is not None and resource_name not in names:
             names.append(resource_name)
         return list(names)
 

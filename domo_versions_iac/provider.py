@@ -1,10 +1,10 @@
 """The Pulumi dynamic provider: thin glue between the client, the policy and the engine.
 
 How the engine drives it (see README, "How it works"):
-- `check` validates the inputs, lists the dataset once and computes the plan; the ids
-  it would delete go into the normally-named input `planned_deletions` so that
-  `pulumi preview --diff` shows them, and a summary is printed as a diagnostic so the
-  default preview shows it too. Bad input fails here, at preview, naming the property.
+- The program lists and plans every dataset (program_plan): the ids a resource may
+  delete arrive as its input `planned_deletions`, which `pulumi preview --diff` shows.
+- `check` validates the inputs (and reports a planning error on the input at fault),
+  without a request. Bad input fails here, at preview, naming the property.
 - `diff` reports a change when the desired state changed or something is surplus.
 - `create`/`update` re-list, delete the planned ids that are still surplus (never a
   version that appeared after the plan), confirm with a listing, and return outputs.
@@ -17,7 +17,7 @@ are built per process from stack config, environment or inputs, and cached.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -30,7 +30,6 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from domo_versions_iac.client import DomoClient
 from domo_versions_iac.credentials import (
     CONFIG_KEYS,
 )
@@ -49,12 +48,15 @@ from domo_versions_iac.inputs import (
     parse_inputs,
 )
 from domo_versions_iac.models import DataVersion, format_instant, listing_digest
-from domo_versions_iac.planning import client_or_input_error
+from domo_versions_iac.planning import client_or_input_error, credentials_or_input_error
 from domo_versions_iac.policy import (
     format_bytes,
     format_count,
 )
 from domo_versions_iac.program_plan import PLAN_BASIS, PLAN_ERROR, PLAN_SUMMARY, PLANNED
+
+if TYPE_CHECKING:  # requests is imported only by an update or refresh, not by preview
+    from domo_versions_iac.client import DomoClient
 
 # Inputs the program computes (program_plan: visible in preview) and outputs apply fills.
 COMPUTED_INPUTS = (PLANNED, PLAN_SUMMARY)
@@ -124,7 +126,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             return CheckResult(news, [CheckFailure("dataset_id", NOT_KNOWN_AT_PREVIEW)])
         try:
             inputs = parse_inputs(news, computed_keys=COMPUTED_INPUTS)
-            self._client(inputs)  # credentials and instance, checked without a request
+            # credentials and instance, checked without a request (nor requests imported)
+            credentials_or_input_error(inputs, self._stack_config)
         except InputError as exc:
             return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
         if not isinstance(planned, list) or not _is_id_list(planned):

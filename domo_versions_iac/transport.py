@@ -11,6 +11,8 @@ passed deadline (a timeout, or a DELETE with an unknown outcome) is not decided 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import socket
@@ -154,9 +156,7 @@ class _Watchdog:
         self._done = False
         self._sock: Any = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, deadline_at - time.monotonic()), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _deadlines.watch(self)
 
     @property
     def expired(self) -> bool:
@@ -169,11 +169,14 @@ class _Watchdog:
             if self.fired:
                 _shutdown(sock)
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
     def stop(self) -> None:
         with self._lock:
             self._done = True
             self._sock = None
-        self._timer.cancel()
 
     def _fire(self) -> None:
         with self._lock:
@@ -182,6 +185,61 @@ class _Watchdog:
             self.fired = True
             if self._sock is not None:
                 _shutdown(self._sock)
+
+
+class _DeadlineThread:
+    """One daemon thread fires every watchdog whose deadline passed.
+
+    A timer thread per request cost its start-up on every request (and, with the
+    program's 32 planning threads, a wait for the GIL before the request could go
+    out). Stopped watchdogs are dropped when they reach the front (looked at least
+    every ``IDLE_SECONDS``); the thread ends by itself once none is left for that long.
+    """
+
+    IDLE_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._running = False
+
+    def watch(self, watchdog: _Watchdog) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (watchdog.deadline_at, next(self._order), watchdog))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="domo-deadlines", daemon=True).start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                due = self._next_due()
+                if due is None:
+                    return
+            due._fire()
+
+    def _next_due(self) -> _Watchdog | None:
+        """Wait (holding the condition) for the next live watchdog to expire; None: idle."""
+        while True:
+            while self._heap and self._heap[0][2].done:
+                heapq.heappop(self._heap)
+            if not self._heap:
+                if not self._cond.wait(timeout=self.IDLE_SECONDS) and not self._heap:
+                    self._running = False
+                    return None
+                continue
+            deadline_at, _, watchdog = self._heap[0]
+            left = deadline_at - time.monotonic()
+            if left <= 0:
+                heapq.heappop(self._heap)
+                return watchdog
+            # Not notified when a watchdog stops: look again at least every idle period.
+            self._cond.wait(timeout=min(left, self.IDLE_SECONDS))
+
+
+_deadlines = _DeadlineThread()
 
 
 def _shutdown(sock: Any) -> None:

@@ -217,15 +217,20 @@ class EmulatorStore:
         with self._lock:
             self._datasets[dataset_id] = {
                 "name": name or dataset_id,
-                "versions": {int(v["dataId"]): copy.deepcopy(v) for v in versions or []},
+                "versions": {int(v["dataId"]): _copy_record(v) for v in versions or []},
                 "last_id": max((int(v["dataId"]) for v in versions or []), default=0),
             }
 
     def list_versions(self, dataset_id: str) -> list[dict[str, Any]]:
-        """The dataset's records (copies) sorted by ``dataId``; KeyError if unknown."""
+        """The dataset's records (copies) sorted by ``dataId``; KeyError if unknown.
+
+        ``_copy_record`` copies only what is nested: copy.deepcopy of every record cost
+        ~15 us each, 1.5 s per listing of 100,000 versions, on the same cores as the
+        tool being measured.
+        """
         with self._lock:
             versions = self._datasets[dataset_id]["versions"]
-            return [copy.deepcopy(versions[key]) for key in sorted(versions)]
+            return [_copy_record(versions[key]) for key in sorted(versions)]
 
     def delete_versions(self, dataset_id: str, ids: list[int], index: bool = False) -> list[int]:
         """Remove ``ids`` (unknown ones ignored); return the ids actually removed.
@@ -407,3 +412,12 @@ class EmulatorStore:
             response = ApiResponse(status=200, body=None)
         response.delay = delay
         return response, index, body_ids
+
+
+def _copy_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a v2 record: its scalars as they are, anything nested (a field Domo
+    might add) deep-copied. Cheaper than copy.deepcopy of the whole record."""
+    return {
+        key: copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+        for key, value in record.items()
+    }

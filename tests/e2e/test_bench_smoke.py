@@ -30,6 +30,7 @@ METRICS = (
     "check_seconds_big",
     "preview_per_dataset_growth",
     "up_per_dataset_growth",
+    "fleet_up_per_dataset_growth",
     "provider_check_vs_bare_get",
     "provider_apply_vs_http",
     "parallel_up_speedup",

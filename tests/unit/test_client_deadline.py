@@ -231,3 +231,24 @@ def test_retries_never_wait_past_the_deadline(emulator: EmulatorServer) -> None:
         client.list_versions(BUDGET_DATASET_ID)
     assert "waiting 60.0s more would pass the 30 s deadline" in str(caught.value)
     assert sleeps == [] and len(emulator.store.requests) == 1
+
+
+def test_one_thread_watches_every_deadline_and_ends_when_idle(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from domo_versions_iac import transport
+
+    monkeypatch.setattr(transport._DeadlineThread, "IDLE_SECONDS", 0.2)
+
+    def watchers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "domo-deadlines"]
+
+    client = DomoClient(emulator.url, EMULATOR_TOKEN, sleep=lambda _: None)
+    for _ in range(20):
+        client.list_versions(BUDGET_DATASET_ID)
+    assert len(watchers()) <= 1, "not one timer thread per request"
+    for thread in watchers():
+        thread.join(timeout=10)
+    assert watchers() == [], "the watcher ends by itself once idle"
+    # and starts again for the next request, whose deadline still holds
+    client.list_versions(BUDGET_DATASET_ID)

@@ -355,3 +355,29 @@ def test_the_budget_covers_the_whole_update_not_each_batch(domo: EmulatorServer)
     assert [v.data_id for v in outcome.deleted] == [1, 2]
     assert ids(domo) == [3, 4, 5]
     assert outcome.stopped_by is not None and "max_deletions 3" in outcome.stopped_by
+
+
+def test_a_413_halves_the_batch_for_the_rest_of_the_update(domo: EmulatorServer) -> None:
+    # Domo's body limit is unknown: a server that refuses more than 120 ids per DELETE
+    # with 413. The loop learns the size once, instead of failing every new batch.
+    domo.store.add_dataset("ds", records(1001))
+    original = domo.store.handle
+    sizes: list[int] = []
+
+    def small_bodies_only(request: ApiRequest) -> ApiResponse:
+        if request.method == "DELETE":
+            sizes.append(len(request_ids(request) or []))
+            if sizes[-1] > 120:
+                return ApiResponse(413, {"status": 413, "message": "Request Entity Too Large"})
+        return original(request)
+
+    domo.store.handle = small_bodies_only  # type: ignore[method-assign]
+    rule = RetentionPolicy(keep_last=1, max_deletions=5000)
+    outcome = run(domo, rule, range(1, 1001), batch_size=500)
+    assert ids(domo) == [1001]
+    assert outcome.complete
+    assert len(outcome.deleted) == 1000
+    # 500 refused, then halves until it fits (250, 125, 62); every later batch <= 62.
+    assert sizes[:4] == [500, 250, 125, 62]
+    assert max(sizes[4:]) <= 62
+    assert sizes.count(500) == 1

@@ -547,3 +547,18 @@ def test_an_upload_never_reuses_a_deleted_version_id() -> None:
     assert store.add_version("ds")["dataId"] == 4, "Domo's ids only grow"
     store.delete_versions("ds", [4])
     assert store.add_version("ds")["dataId"] == 5
+
+
+def test_a_listing_is_a_copy_down_to_nested_fields() -> None:
+    store = EmulatorStore({"tokens": ["t1"], "datasets": {}})
+    record = version_record(1, recorded=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    record["extra"] = {"a": [1]}  # a field Domo might add
+    store.add_dataset("ds", [record])
+    record["numRows"] = -1  # the store kept its own copy
+    record["extra"]["a"].append(2)
+    listed = store.list_versions("ds")
+    listed[0]["numRows"] = -2  # and hands out copies
+    listed[0]["extra"]["a"].append(3)
+    again = store.list_versions("ds")[0]
+    assert again["numRows"] not in (-1, -2)
+    assert again["extra"] == {"a": [1]}
