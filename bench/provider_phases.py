@@ -50,8 +50,6 @@ def _serve(versions: int, conn: Any) -> None:
             "batch_size": 1000,
         }
         planned = program_plan.compute_plan("big", dict(inputs), {}).props
-        # numbers arrive from the engine as floats
-        planned[program_plan.PLANNED] = [float(i) for i in planned[program_plan.PLANNED]]
         conn.send({**inputs, **planned})
         conn.recv()  # any message: stop
     finally:

@@ -130,10 +130,11 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             credentials_or_input_error(inputs, self._stack_config)
         except InputError as exc:
             return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
-        if not isinstance(planned, list) or not _is_id_list(planned):
+        shown = None if planned is None else _planned_ids(planned)
+        if shown is None:
             return CheckResult(news, [CheckFailure(PLANNED, PLANNED_NOT_FROM_PROGRAM)])
         checked = {key: value for key, value in news.items() if key != PLAN_ERROR}
-        checked[PLANNED] = sorted({int(data_id) for data_id in planned})
+        checked[PLANNED] = format_ranges(shown)
         if olds.get(DRIFT):
             checked[DRIFT] = olds[DRIFT]  # drift already recorded by a refresh
         return CheckResult(checked, [])
@@ -211,7 +212,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         """Delete what this update's preview showed, where the gate still allows it."""
         inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
-        shown = {int(data_id) for data_id in props.get(PLANNED) or []}
+        shown = set(_planned_ids(props.get(PLANNED) or "") or ())
         outcome = _delete_surplus(self._client(inputs), inputs, shown)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
         if inputs.token is not None:
@@ -224,7 +225,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
                 "last_applied_at": format_instant(_now()),
                 # What is still to do after this update (normally nothing): a later
                 # preview that finds these ids surplus again reports a change.
-                PLANNED: sorted(outcome.not_deleted),
+                PLANNED: format_ranges(outcome.not_deleted),
                 PLAN_SUMMARY: _done_summary(outcome),
             }
         )
@@ -432,6 +433,19 @@ def _has_unknowns(props: dict[str, Any]) -> bool:
         return False
 
     return any(unknown(v) for k, v in props.items() if not k.startswith("__"))
+
+
+def _planned_ids(value: Any) -> list[int] | None:
+    """The ids of a ``planned_deletions`` value: ranges ('1-7, 9'; the program's form) or,
+    from state of an earlier release, a list of numbers; None if it is neither."""
+    if isinstance(value, str):
+        try:
+            return parse_ranges(value)
+        except ValueError:
+            return None
+    if _is_id_list(value):
+        return sorted({int(data_id) for data_id in value})
+    return None
 
 
 def _is_id_list(value: Any) -> bool:

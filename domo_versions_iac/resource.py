@@ -108,8 +108,9 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
     deleted_bytes: pulumi.Output[int]
     deleted_ids: pulumi.Output[str]
     """The ids the last update deleted, as ranges: '1-500'."""
-    planned_deletions: pulumi.Output[list[int]]
-    """Before an update: the ids it may delete. After it: ids still left to do (normally [])."""
+    planned_deletions: pulumi.Output[str]
+    """Before an update: the ids it may delete, as ranges ("1-500"). After it: the ids
+    still left to do (normally "")."""
     plan_summary: pulumi.Output[str]
     """Before an update: what it will delete. After it: what it did."""
     last_applied_at: pulumi.Output[str]

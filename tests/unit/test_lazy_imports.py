@@ -13,7 +13,7 @@ import json, sys
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
 provider = DatasetVersionRetentionProvider()
 news = {
-    "dataset_id": "ds-a", "policy": {"keep_last": 5}, "planned_deletions": [1, 2],
+    "dataset_id": "ds-a", "policy": {"keep_last": 5}, "planned_deletions": "1-2",
     "plan_summary": "delete 2 of 7 versions", "__plan_basis": "0123456789abcdef",
     "instance": "http://127.0.0.1:9", "token": "emulator-token-0123456789",
 }

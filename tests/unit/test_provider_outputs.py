@@ -42,7 +42,7 @@ def applied(domo: EmulatorServer, count: int, keep_last: int) -> dict[str, Any]:
         "instance": domo.url,
         "token": EMULATOR_TOKEN,
         "batch_size": 1000,
-        "planned_deletions": list(range(1, count - keep_last + 1)),
+        "planned_deletions": f"1-{count - keep_last}",
     }
     outs = DatasetVersionRetentionProvider().create(props).outs
     assert outs is not None
@@ -70,7 +70,7 @@ def test_outputs_give_counts_totals_and_id_ranges(domo: EmulatorServer) -> None:
     assert outs["deleted_rows"] == 1000 * sum(range(1, 8))
     assert outs["deleted_bytes"] == 100 * sum(range(1, 8))
     assert outs["deleted_ids"] == "1-7"
-    assert outs["planned_deletions"] == []
+    assert outs["planned_deletions"] == "", "nothing left to do"
     assert outs["plan_summary"] == "deleted 7 versions, 2.8 kB, 28.0 k rows; 3 listed"
     assert "versions" not in outs and "deleted_versions" not in outs
     assert [v["dataId"] for v in domo.store.list_versions("ds")] == [8, 9, 10]
@@ -157,7 +157,37 @@ def test_the_next_up_rewrites_state_of_earlier_releases(domo: EmulatorServer) ->
     outs = applied(domo, 10, keep_last=3)
     old = legacy_state(outs, domo.store.list_versions("ds"))
     news = {key: outs[key] for key in ("dataset_id", "policy", "instance", "batch_size")}
-    news["planned_deletions"] = []
+    news["planned_deletions"] = ""
     provider = DatasetVersionRetentionProvider()
     assert provider.diff("ds", old, news).changes, "per-version outputs of old state: update"
     assert not provider.diff("ds", outs, news).changes, "current outputs, nothing to do: none"
+
+
+@pytest.mark.parametrize(
+    ("planned", "expected"),
+    [
+        ("7, 1-3", "1-3, 7"),  # normalized: ascending ranges
+        ("", ""),
+        ([3.0, 1.0, 2.0], "1-3"),  # a list, as state of an earlier release held it
+        ("3-1", None),
+        ("all", None),
+        (None, None),  # not made by the program
+    ],
+)
+def test_check_reads_planned_deletions_as_ranges(planned: Any, expected: str | None) -> None:
+    news = {
+        "dataset_id": "ds",
+        "policy": {"keep_last": 3},
+        "instance": "http://127.0.0.1:9",
+        "token": EMULATOR_TOKEN,
+        "plan_summary": "",
+    }
+    if planned is not None:
+        news["planned_deletions"] = planned
+    result = DatasetVersionRetentionProvider().check({}, news)
+    if expected is None:
+        assert [f.property for f in result.failures] == ["planned_deletions"]
+        assert "DatasetVersionRetention in the program" in result.failures[0].reason
+    else:
+        assert result.failures == []
+        assert result.inputs["planned_deletions"] == expected
