@@ -8,9 +8,11 @@
 `pulumi up` deletes them (never more); `pulumi destroy` forgets the resource and
 deletes no data. The plan is made in the program, concurrently for every resource
 (:mod:`domo_versions_iac.program_plan`).
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: the SDK resolves the class's output
+annotations on every resource it registers (pulumi._types.resource_types, uncached),
+and string annotations made that cost 0.27 ms a resource instead of 0.11 ms.
+"""
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
