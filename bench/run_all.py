@@ -375,7 +375,7 @@ def build_table(raw: dict[str, Any]) -> Table:
     prof = raw["provider_inprocess"]
     table.add(
         "check_seconds_big",
-        f"4a. provider check on {prof['big_versions']:,} versions (vs bare GET)",
+        f"4a. plan + check of {prof['big_versions']:,} versions (vs bare GET)",
         prof["big_check_seconds"],
         prof["big_bare_get_seconds"],
     )
@@ -440,13 +440,13 @@ def build_table(raw: dict[str, Any]) -> Table:
     # in-process provider cost (what is ours, without the engine)
     table.add(
         "provider_check_vs_bare_get",
-        f"6. in-process check, N={prof['n']} M={prof['m']}, 4 threads (vs bare GETs)",
+        f"6. in-process plan+check, N={prof['n']} M={prof['m']}, 4 threads (vs bare GETs)",
         prof["check_seconds"],
         prof["bare_get_seconds"],
     )
     table.add(
         "provider_apply_vs_http",
-        f"6. in-process check+create, N={prof['n']} M={prof['m']} (vs GET+baseline)",
+        f"6. in-process plan+check+create, N={prof['n']} M={prof['m']} (vs GET+baseline)",
         prof["check_plus_create_seconds"],
         prof["bare_get_seconds"] + prof["baseline_http_seconds"],
     )
