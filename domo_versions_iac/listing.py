@@ -14,22 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import requests
-
 from domo_versions_iac.errors import InvalidResponseError, redact
 from domo_versions_iac.models import UPLOAD_STATUSES, DataVersion, parse_instant, repeated_ids
-
-
-def parse_listing(
-    dataset_id: str, response: requests.Response, *, instance: str
-) -> list[DataVersion]:
-    """The versions in a 2xx listing response whose body is buffered (see ListingBody)."""
-    received = ListingBody()
-    content = response.content
-    response._content = b""
-    received(_slices(content, _WINDOW))
-    del content
-    return received.versions(dataset_id, instance=instance)
 
 
 class ListingBody:
@@ -148,13 +134,6 @@ def _first_bytes(source: Iterator[bytes], size: int) -> bytes:
         parts.append(chunk)
         got += len(chunk)
     return b"".join(parts)
-
-
-def _slices(body: bytes, size: int) -> Iterator[bytes]:
-    """A buffered body as chunks of ``size`` bytes."""
-    view = memoryview(body)
-    for start in range(0, len(body), size):
-        yield bytes(view[start : start + size])
 
 
 def _start_of(head: bytes) -> str:
@@ -328,4 +307,4 @@ def _error_field(error: Any) -> str:
     return ".".join(path) or "(record)"
 
 
-__all__ = ["ListingBody", "decode_json", "parse_listing"]
+__all__ = ["ListingBody", "decode_json"]

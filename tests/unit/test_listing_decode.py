@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +19,7 @@ from domo_versions_iac import client as client_module
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.emulator import EmulatorServer
 from domo_versions_iac.errors import InvalidResponseError
-from domo_versions_iac.listing import ListingBody, _version_or_dict, decode_json, parse_listing
+from domo_versions_iac.listing import ListingBody, _version_or_dict, decode_json
 
 RECORD = {
     "schemaId": 1,
@@ -162,8 +161,9 @@ def test_a_long_listing_is_decoded_as_it_arrives(
 
 
 def test_a_damaged_listing_names_its_start() -> None:
-    response = requests.Response()
-    response._content = bytearray(json.dumps([RECORD] * 2000).encode()[:-5])  # type: ignore[assignment]
+    body = json.dumps([RECORD] * 2000).encode()[:-5]
+    received = ListingBody()
+    received(iter([body[i : i + 4096] for i in range(0, len(body), 4096)]))
     with pytest.raises(InvalidResponseError) as caught:
-        parse_listing("ds", response, instance="https://acme.domo.com")
+        received.versions("ds", instance="https://acme.domo.com")
     assert 'The version listing is not JSON (starts with \'[{"schemaId": 1' in str(caught.value)
