@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -191,16 +191,15 @@ def compute_plan(
         client = client_or_input_error(inputs, config)
     except InputError:
         return _deferred()
+    # Claimed here too, for a dataset id that was an Output; _report decides.
     owner_key = (run_id, client.base_url, inputs.dataset_id)
+    _claim(owner_key, resource_name)
     owner_label = f"dataset {inputs.dataset_id} on {client.instance}"
-    owners = _claim(owner_key, resource_name)
-    if len(owners) > 1:
-        return _owner_conflict(owners, owner_label)
     try:
         plan = plan_or_input_error(client, inputs, now or datetime.now(timezone.utc))
     except InputError as exc:
         prop, reason = exc.failures[0]
-        return _failed(prop, reason)
+        return replace(_failed(prop, reason), owner_key=owner_key, owner_label=owner_label)
     # As ranges ("1-500"): every id the update may delete, in a few bytes of state, and
     # no per-id work in the SDK (a list of 500 ids cost the program ~15 ms a resource).
     props = {
