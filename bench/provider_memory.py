@@ -18,7 +18,6 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 MARKERS = (b"pulumi.dynamic", b"pulumi/dynamic/__main__", b"pulumi-resource-pulumi-python")
 MAX_SECONDS = 1800.0  # the poller stops by itself even if never told to
@@ -98,98 +97,3 @@ class ProviderMemory:
     ) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
-
-
-def _serve_big(versions: int, conn: Any) -> None:
-    """Child process: an emulator holding one dataset of VERSIONS, until told to stop."""
-    from bench import seeds
-
-    emulator = seeds.start_emulator(0.0)
-    try:
-        conn.send((emulator.url, seeds.seed_big(emulator.store, versions)))
-        conn.recv()  # any message: stop
-    finally:
-        emulator.stop()
-
-
-def profile_in_process(versions: int, top: int = 12) -> dict[str, Any]:
-    """Where the provider's memory goes for one dataset of VERSIONS (keep half).
-
-    Drives ``check`` then ``create`` in this process, like the engine does, against an
-    emulator in a child process (so its own allocations are not counted), with
-    tracemalloc on: the Python-level peak of each phase, the allocation sites that
-    hold most at the end of ``create``, and this process's VmHWM.
-    """
-    import contextlib
-    import io
-    import multiprocessing
-    import tracemalloc
-
-    from domo_versions_iac.client import DomoClient
-    from domo_versions_iac.emulator import EMULATOR_TOKEN
-    from domo_versions_iac.provider import DatasetVersionRetentionProvider
-
-    ours, theirs = multiprocessing.Pipe()
-    child = multiprocessing.get_context("spawn").Process(
-        target=_serve_big, args=(versions, theirs), daemon=True
-    )
-    child.start()
-    try:
-        if not ours.poll(120):
-            raise RuntimeError("the emulator process did not start within 120 s")
-        url, dataset_id = ours.recv()
-        props = {
-            "dataset_id": dataset_id,
-            "policy": {"keep_last": versions // 2, "max_deletions": versions},
-            "instance": url,
-            "token": EMULATOR_TOKEN,
-            "batch_size": 1000,
-        }
-        provider = DatasetVersionRetentionProvider()
-        figures: dict[str, Any] = {"versions": versions}
-        fullest: list[Any] = [0, None]  # traced bytes, snapshot: just after a listing
-
-        def list_and_note(client: DomoClient, dataset_id: str) -> Any:
-            listing = plain_list(client, dataset_id)
-            current = tracemalloc.get_traced_memory()[0]
-            if current > fullest[0]:
-                fullest[:] = [current, tracemalloc.take_snapshot()]
-            return listing
-
-        plain_list = DomoClient.list_versions
-        DomoClient.list_versions = list_and_note  # type: ignore[method-assign,assignment]
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                tracemalloc.start(1)
-                baseline = tracemalloc.take_snapshot()
-                checked = provider.check({}, props).inputs
-                figures["check_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
-                tracemalloc.reset_peak()
-                fullest[:] = [0, None]
-                outs = provider.create(checked).outs
-                figures["create_peak_mb"] = tracemalloc.get_traced_memory()[1] / 1e6
-                tracemalloc.stop()
-        finally:
-            DomoClient.list_versions = plain_list  # type: ignore[method-assign]
-        figures["outputs_bytes"] = len(repr(outs))
-        figures["create_after_a_listing_mb"] = fullest[0] / 1e6
-        figures["held_then_by_line"] = [
-            str(stat) for stat in fullest[1].compare_to(baseline, "lineno")[:top]
-        ]
-        figures["process_vmhwm_mb"] = (_status_kb(str(os.getpid()), "VmHWM") or 0) * 1024 / 1e6
-        return figures
-    finally:
-        ours.send("stop")
-        child.join(timeout=30)
-
-
-if __name__ == "__main__":
-    import argparse
-    import json
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    parser = argparse.ArgumentParser(description="In-process memory profile of the provider")
-    parser.add_argument("--versions", type=int, default=20_000, help="(tracemalloc is slow)")
-    args = parser.parse_args()
-    print(json.dumps(profile_in_process(args.versions), indent=2))
