@@ -13,7 +13,7 @@ never need to catch anything else.
     ├── PermissionDeniedError                   403
     ├── DatasetNotFoundError                    404
     ├── BadRequestError                         400 and other 4xx
-    ├── RateLimitedError                        429 after retries ran out
+    ├── RateLimitedError                        429 (or a 403 rate limit) after retries ran out
     ├── ServerError                             5xx after retries ran out
     ├── InvalidResponseError                    2xx whose body is not what Domo documents
     ├── DomoConnectionError                     connection refused/reset, timeout
@@ -81,6 +81,8 @@ class DomoError(Exception):
     """
 
     default_hint: str = ""
+    # Seconds the server asked to wait (``Retry-After``), when it said so.
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -108,7 +110,7 @@ class DomoError(Exception):
     def _compose(self) -> str:
         text = self.summary
         if self.status is not None:
-            text += f" ({status_text(self.status)})"
+            text += f" ({self.status_label})"
         if self.dataset_id:
             text += f" for dataset {self.dataset_id}"
         if self.instance:
@@ -124,6 +126,11 @@ class DomoError(Exception):
         if self.hint:
             text += f" {self.hint}"
         return text
+
+    @property
+    def status_label(self) -> str:
+        """The HTTP status as the user reads it: ``403 Forbidden``."""
+        return "" if self.status is None else status_text(self.status)
 
     def __str__(self) -> str:
         return self._render()
@@ -171,7 +178,11 @@ class BadRequestError(DomoError):
 
 
 class RateLimitedError(DomoError):
-    """429 and the retry budget (attempts or time) ran out."""
+    """Throttled: a 429, or Domo's ``403 {"message": "API Rate limit reached."}``.
+
+    For a read, raised once the retry budget (attempts or time) ran out; for a DELETE
+    at once (the delete loop waits, re-lists and decides again).
+    """
 
     default_hint = (
         "Domo is rate limiting this token; wait a few minutes and run again, "
@@ -181,6 +192,13 @@ class RateLimitedError(DomoError):
     def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
         super().__init__(summary, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def status_label(self) -> str:
+        """A throttle is not a refusal: ``403, rate limit`` rather than ``403 Forbidden``."""
+        if self.status is None or self.status == 429:
+            return super().status_label
+        return f"{self.status}, rate limit"
 
 
 class ServerError(DomoError):
