@@ -14,7 +14,7 @@ import pytest
 
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.deletion import apply_retention, max_failures_for
-from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, Fault
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore, Fault
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
 from domo_versions_iac.errors import (
@@ -255,7 +255,7 @@ def test_a_429_on_delete_is_sent_again_only_after_a_fresh_listing(
     assert outcome.complete, outcome
 
 
-def rate_limit_403(store: Any) -> None:
+def rate_limit_403(store: EmulatorStore) -> None:
     """Domo's other throttle: the next DELETE answers 403 "API Rate limit reached."."""
     original = store.handle
     answered = False
@@ -268,7 +268,7 @@ def rate_limit_403(store: Any) -> None:
             return ApiResponse(403, body, {"Retry-After": "2"})
         return original(request)
 
-    store.handle = handle
+    store.handle = handle  # type: ignore[method-assign]
 
 
 def test_a_403_rate_limit_on_delete_waits_relists_and_sends_the_whole_batch_again(
