@@ -80,6 +80,7 @@ class Rule:
         )
         ranked = [v.data_id for v in successes]
         keep = set(ranked[: max(1, self.protect_latest)])  # the newest is never deleted
+        keep |= set(sorted(ranked)[-1:])  # nor the latest upload, whatever its date
         keep |= {v.data_id for v in listing if v.upload_status == "processing"}
         if not self.delete_failed:
             keep |= {v.data_id for v in listing if v.upload_status == "error"}
