@@ -46,6 +46,7 @@ from domo_versions_iac.planning import (
     plan_or_input_error,
     preview_message,
 )
+from domo_versions_iac.settings import check_environment
 
 PLANNED = "planned_deletions"
 PLAN_SUMMARY = "plan_summary"
@@ -186,6 +187,10 @@ def compute_plan(
     now: datetime | None = None,
 ) -> ProgramPlan:
     """List and plan one dataset (blocking; runs on the shared pool)."""
+    try:
+        check_environment()  # a bad DOMO_* setting: one line on every resource
+    except ConfigurationError as exc:
+        return _failed("", str(exc))
     try:
         inputs = parse_inputs(values)
         client = client_or_input_error(inputs, config)

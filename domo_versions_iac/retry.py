@@ -135,9 +135,10 @@ def deadline_setting(deadline: float | None, base_url: str) -> float:
         deadline = math.nan
     if not 0 < deadline < math.inf:
         raise ConfigurationError(
-            f"{source} is not a deadline: give a number of seconds greater than 0",
+            f"{source} is not a deadline: give a number of seconds greater than 0 (such "
+            f"as 120), or unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g}",
             instance=base_url,
-            hint=f"Unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g} seconds.",
+            hint="",
         )
     return float(deadline)
 

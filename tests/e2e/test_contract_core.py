@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from domo_versions_iac.emulator import EmulatorServer
 from domo_versions_iac.emulator.records import version_record
 
-from .conftest import StackFactory, calls, remaining_ids
+from .conftest import StackFactory, calls, make_versions, remaining_ids
 
 HEADER = "import pulumi\nfrom domo_versions_iac import DatasetVersionRetention\n"
 
@@ -34,3 +36,26 @@ def test_an_old_upload_recorded_in_the_future_does_not_get_the_latest_deleted(
     assert calls(domo, "DELETE") == 0
     ws.up()
     assert remaining_ids(domo, "ds-skew") == [1, 5]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("DOMO_REQUEST_DEADLINE", "abc", "give a number of seconds greater than 0"),
+        ("DOMO_PLAN_CONCURRENCY", "²", "give a whole number from 1 to 64"),
+    ],
+)
+def test_a_bad_setting_is_one_line_at_preview_not_a_traceback(
+    domo: EmulatorServer, stack_factory: StackFactory, variable: str, value: str, accepted: str
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(3))
+    ws = stack_factory(
+        HEADER + "DatasetVersionRetention('a', dataset_id='ds-a', policy={'keep_last': 1})\n",
+        env={variable: value},
+    )
+    preview = ws.preview(check=False)
+    assert preview.returncode != 0
+    assert f"{variable}={value!r} is not " in preview.output
+    assert accepted in preview.output
+    assert "Traceback" not in preview.output
+    assert calls(domo, "GET") == 0
