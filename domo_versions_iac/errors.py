@@ -32,6 +32,7 @@ here, in one place; the command line passes its output through :func:`redact` to
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -39,29 +40,58 @@ from urllib.parse import quote
 
 REDACTED = "<redacted>"
 # Shorter values cannot be told apart from ordinary words; no Domo token is that short.
+# Any run of at least this many characters of a token (a prefix a proxy echoed, a
+# suffix, any piece) is redacted too.
 MIN_SECRET_LENGTH = 8
 _secrets: tuple[str, ...] = ()
+_pieces: re.Pattern[str] | None = None  # every MIN_SECRET_LENGTH-long piece of a token
 _secrets_lock = threading.Lock()
+# The emulator's published token (emulator.seed.EMULATOR_TOKEN, not a secret): redacted
+# whole, but its pieces are ordinary words ("emulator") that messages must keep.
+PUBLIC_TOKENS = frozenset({"emulator-token"})
 
 
 def register_secret(value: str) -> None:
     """Remember a token in use in this process so that :func:`redact` removes it."""
-    global _secrets
+    global _secrets, _pieces
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
-    forms = {value, quote(value, safe=""), json.dumps(value)[1:-1]}
+    forms = _forms(value)
     with _secrets_lock:
         known = set(_secrets) | forms
-        # Longest first, so a form that contains another is replaced whole.
         _secrets = tuple(sorted(known, key=len, reverse=True))
+        public = {form for token in PUBLIC_TOKENS for form in _forms(token)}
+        pieces = {
+            form[start : start + MIN_SECRET_LENGTH]
+            for form in known - public
+            for start in range(len(form) - MIN_SECRET_LENGTH + 1)
+        }
+        pieces |= known & public  # the public token whole, never its pieces
+        _pieces = re.compile("|".join(re.escape(p) for p in sorted(pieces)))
+
+
+def _forms(value: str) -> set[str]:
+    """A token as it may be echoed: raw, URL-escaped, JSON-escaped."""
+    return {value, quote(value, safe=""), json.dumps(value)[1:-1]}
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered token (raw, URL- or JSON-escaped) replaced."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every run of at least 8 characters of a registered token (raw,
+    URL- or JSON-escaped; the whole token, a prefix, a suffix, any piece) replaced."""
+    pieces, secrets = _pieces, _secrets
+    if pieces is None or not text:
+        return text
+    out: list[str] = []
+    pos = 0
+    while (found := pieces.search(text, pos)) is not None:
+        start, end = found.span()
+        # extend the run while it is still a piece of some token
+        while end < len(text) and any(text[start : end + 1] in s for s in secrets):
+            end += 1
+        out += [text[pos:start], REDACTED]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def status_text(status: int) -> str:
