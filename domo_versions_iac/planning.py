@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domo_versions_iac.credentials import (
+    INSTANCE_CONFIG,
+    INSTANCE_ENV,
     Credentials,
     MissingCredentialsError,
     check_token,
@@ -24,6 +26,8 @@ from domo_versions_iac.errors import (
     AuthenticationError,
     ConfigurationError,
     DatasetNotFoundError,
+    DeadlineExceededError,
+    DomoConnectionError,
     DomoError,
     InvalidTokenError,
     PermissionDeniedError,
@@ -102,8 +106,23 @@ def plan_or_input_error(client: DomoClient, inputs: RetentionInputs, now: dateti
         raise InputError([("dataset_id", str(exc))]) from exc
     except (AuthenticationError, PermissionDeniedError) as exc:
         raise InputError([("token", str(exc))]) from exc
+    except DeadlineExceededError as exc:  # reached, but too slow for this dataset
+        raise InputError([("dataset_id", str(exc))]) from exc
+    except DomoConnectionError as exc:  # the instance cannot be reached at all
+        raise InputError([_unreachable(inputs, exc)]) from exc
     except DomoError as exc:
         raise InputError([("dataset_id", str(exc))]) from exc
+
+
+def _unreachable(inputs: RetentionInputs, exc: DomoConnectionError) -> tuple[str, str]:
+    """On the `instance` input, or, when the instance came from the stack, on the
+    resource as a whole, naming where the instance was set."""
+    if inputs.instance:
+        return ("instance", str(exc))
+    return (
+        "",
+        f"{exc} (The instance comes from stack config {INSTANCE_CONFIG} or {INSTANCE_ENV}.)",
+    )
 
 
 def plan_basis(plan: Plan) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 
-from domo_versions_iac.emulator import EmulatorServer
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
 
 from .conftest import StackFactory, calls, make_versions, remaining_ids
@@ -59,3 +61,64 @@ def test_a_bad_setting_is_one_line_at_preview_not_a_traceback(
     assert accepted in preview.output
     assert "Traceback" not in preview.output
     assert calls(domo, "GET") == 0
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_instance_is_reported_on_instance_not_on_dataset_id(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    nowhere = f"http://127.0.0.1:{closed_port()}"
+    ws = stack_factory(
+        HEADER
+        + f"DatasetVersionRetention('a', dataset_id='ds-a', instance={nowhere!r},"
+        + f" token=pulumi.Output.secret({EMULATOR_TOKEN!r}), policy={{'keep_last': 1}})\n",
+        env={"DOMO_REQUEST_DEADLINE": "1"},  # the connect retries stop at the deadline
+    )
+    preview = ws.preview(check=False)
+    assert preview.returncode != 0
+    assert "property instance value" in preview.output
+    assert "has a problem: Could not reach Domo (connection refused" in preview.output
+    assert "property dataset_id" not in preview.output
+    assert "Traceback" not in preview.output
+
+
+def test_an_unreachable_stack_instance_names_where_it_was_set(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    ws = stack_factory(
+        HEADER + "DatasetVersionRetention('a', dataset_id='ds-a', policy={'keep_last': 1})\n",
+        env={"DOMO_INSTANCE": f"http://127.0.0.1:{closed_port()}", "DOMO_REQUEST_DEADLINE": "1"},
+    )
+    preview = ws.preview(check=False)
+    assert preview.returncode != 0
+    assert "resource 'a' has a problem: Could not reach Domo (connection refused" in preview.output
+    assert "The instance comes from stack config domo:instance or DOMO_INSTANCE." in (
+        preview.output
+    )
+    assert "property dataset_id" not in preview.output
+
+
+def test_localhost_and_127_0_0_1_are_one_instance_for_the_one_owner_rule(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(6))
+    port = urlsplit(domo.url).port
+    token = f"pulumi.Output.secret({EMULATOR_TOKEN!r})"
+    ws = stack_factory(
+        HEADER
+        + "DatasetVersionRetention('by-ip', dataset_id='ds-a', policy={'keep_last': 2})\n"
+        + f"DatasetVersionRetention('by-name', dataset_id='ds-a', token={token},"
+        + f" instance='http://localhost:{port}', policy={{'keep_last': 4}})\n"
+    )
+    preview = ws.preview(check=False)
+    assert preview.returncode != 0
+    assert "resources 'by-ip' and 'by-name' both manage dataset ds-a" in preview.output
+    assert calls(domo, "DELETE") == 0
+    assert remaining_ids(domo, "ds-a") == [1, 2, 3, 4, 5, 6]
