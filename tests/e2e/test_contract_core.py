@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ import pytest
 
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
+from domo_versions_iac.emulator.store import ApiRequest, ApiResponse, error_body
 
 from .conftest import StackFactory, calls, make_versions, remaining_ids
 
@@ -122,3 +124,58 @@ def test_localhost_and_127_0_0_1_are_one_instance_for_the_one_owner_rule(
     assert "resources 'by-ip' and 'by-name' both manage dataset ds-a" in preview.output
     assert calls(domo, "DELETE") == 0
     assert remaining_ids(domo, "ds-a") == [1, 2, 3, 4, 5, 6]
+
+
+def test_pulumi_up_sends_a_throttled_delete_again_only_after_a_fresh_listing(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    # Issue 21, item 0, through the real engine: keep_last 2 over 1-5, one batch
+    # [1, 2, 3]. The DELETE answers 429 (Retry-After: 1), and 4 and 5 are deleted
+    # elsewhere meanwhile. Re-sent as it was, the batch would empty the dataset.
+    domo.store.add_dataset("ds-a", make_versions(5))
+    sent: list[list[int]] = []
+    original = domo.store.handle
+
+    def throttle_once(request: ApiRequest) -> ApiResponse:
+        if request.method == "DELETE":
+            sent.append(json.loads(request.body))
+            if len(sent) == 1:
+                domo.store.delete_versions("ds-a", [4, 5])  # another stack, during the wait
+                body = error_body(429, "Too many requests")
+                return ApiResponse(429, body, {"Retry-After": "1"})
+        return original(request)
+
+    domo.store.handle = throttle_once  # type: ignore[method-assign]
+    ws = stack_factory(
+        HEADER
+        + "DatasetVersionRetention('a', dataset_id='ds-a', batch_size=3,"
+        + " policy={'keep_last': 2})\n"
+    )
+    ws.up()
+    assert remaining_ids(domo, "ds-a") == [2, 3], "the two newest when the DELETE went through"
+    assert sent == [[1, 2, 3], [1]]
+
+
+def test_domo_s_403_rate_limit_is_throttling_at_preview_and_up(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(5))
+    original = domo.store.handle
+    throttled: list[str] = []
+
+    def rate_limit_each_method_once(request: ApiRequest) -> ApiResponse:
+        if request.method not in throttled:
+            throttled.append(request.method)
+            body = error_body(403, "API Rate limit reached.")
+            return ApiResponse(403, body, {"Retry-After": "0"})
+        return original(request)
+
+    domo.store.handle = rate_limit_each_method_once  # type: ignore[method-assign]
+    ws = stack_factory(
+        HEADER + "DatasetVersionRetention('a', dataset_id='ds-a', policy={'keep_last': 2})\n"
+    )
+    preview = ws.preview()
+    assert "dataset ds-a: delete 3 of 5 versions" in preview.stdout
+    ws.up()
+    assert throttled == ["GET", "DELETE"]
+    assert remaining_ids(domo, "ds-a") == [4, 5]
