@@ -356,6 +356,7 @@ class DomoClient:
         deadline_at = time.monotonic() + self.deadline
         state = Attempts(self.max_attempts, self.max_retry_seconds, deadline_at)
         rules = RULES[method]
+        unreachable: DomoError | None = None  # the last attempt could not even connect
         while True:
             state.number += 1
             try:
@@ -374,17 +375,21 @@ class DomoClient:
                 logger.warning(
                     "%s dataset %s: the %g s deadline passed", method, dataset_id, self.deadline
                 )
+                if unreachable is not None and not passed.sent:
+                    raise unreachable from None  # never reached: say so, not "too slow"
                 raise deadline_error(
                     passed.sent, method, deadline=self.deadline, **self._context(dataset_id, ids)
                 ) from None
             except requests.RequestException as exc:
                 error = transport_error(exc, method, **self._context(dataset_id, ids))
+                unreachable = error if never_connected(exc) else None
                 retry = rules.retries_transport(sent=not never_connected(exc))
                 if retry and self._may_retry(
                     state, self._backoff(state.number), error, method, dataset_id
                 ):
                     continue
                 raise error from exc
+            unreachable = None
             status = response.status_code
             if 200 <= status < 300:
                 return response
