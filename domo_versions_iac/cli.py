@@ -255,6 +255,7 @@ def _client(instance: str | None) -> DomoClient:
         TokenNotForInstanceError,
         resolve_credentials,
     )
+    from domo_versions_iac.settings import check_environment
 
     environ = dict(os.environ)
     if instance and not environ.get(INSTANCE_ENV):
@@ -279,6 +280,7 @@ def _client(instance: str | None) -> DomoClient:
             "because command lines leak into shell history and process lists)"
         ) from exc
     options = {"pool_size": WORKERS, "allowed_hosts": creds.allowed_hosts, **CLIENT_OPTIONS}
+    check_environment()  # the settings pulumi reads too: a bad one is one line here as well
     return DomoClient(creds.instance, creds.token, **options)
 
 

@@ -15,19 +15,21 @@ Safe deletion on top of this (re-list and re-plan before every batch) is
 
 Retry policy
 ------------
-* ``GET`` (listing) is retried on 429, 502, 503, 504, connection errors and timeouts,
+* ``GET`` (listing) is retried on 429 (and Domo's other throttle, ``403 {"message":
+  "API Rate limit reached."}``), 502, 503, 504, connection errors and timeouts,
   with exponential backoff and full jitter (``uniform(0, backoff_base * 2**n)``),
   honouring ``Retry-After`` (seconds or an HTTP date). At most ``max_attempts``
   attempts; the total time spent *waiting between attempts* never exceeds
   ``max_retry_seconds`` (a ``Retry-After`` longer than what is left ends the retries
   at once rather than being shortened). Each attempt is bounded by ``timeout``.
-* ``DELETE`` is never repeated when its outcome is unknown: a timeout, a dropped
-  connection or any 5xx raises :class:`DeleteOutcomeUnknownError` with the batch's ids.
-  :func:`domo_versions_iac.deletion.apply_retention` re-lists and re-plans before
-  sending anything again. Two cases differ because nothing was processed: a 429 (rate
-  limiters reject before doing work) IS retried under the same budget, waiting
-  ``Retry-After`` when given (else the backoff); a failure to *connect* (refused,
-  connect timeout) raises plain :class:`DomoConnectionError`, not retried.
+* ``DELETE`` is never re-sent by the client, whatever happened: a timeout, a dropped
+  connection or any 5xx raises :class:`DeleteOutcomeUnknownError` with the batch's ids,
+  a throttle raises :class:`RateLimitedError`, a failure to *connect* plain
+  :class:`DomoConnectionError`. During any wait the versions may change (another stack
+  deletes, an upload lands), so only
+  :func:`domo_versions_iac.deletion.apply_retention` sends again, after a fresh listing
+  and the deletion gate. For a throttle it first waits with :meth:`DomoClient.wait_to_resend`
+  (``Retry-After``, else the backoff; within ``max_attempts`` and ``max_retry_seconds``).
 
 Deadline
 --------
@@ -59,6 +61,7 @@ from domo_versions_iac.errors import (
     DeleteOutcomeUnknownError,
     DomoError,
     ProtectedVersionError,
+    RateLimitedError,
     register_secret,
 )
 from domo_versions_iac.http_errors import (
@@ -255,6 +258,26 @@ class DomoClient:
             done.extend(batch)
         return wanted
 
+    def wait_to_resend(self, error: DomoError, *, attempt: int, waited: float) -> float | None:
+        """Wait before the delete loop sends again what Domo throttled; send nothing.
+
+        ``attempt``: throttled DELETEs in a row so far (1 for the first); ``waited``:
+        seconds already waited for them. Waits ``Retry-After`` when given, else the
+        backoff, with this client's ``sleep``, within ``max_attempts``,
+        ``max_retry_seconds`` and the deadline (a longer wait is not shortened).
+        Returns the seconds waited, or ``None`` when a limit is reached (nothing is
+        waited then, and the error's hint says which limit).
+        """
+        state = Attempts(
+            self.max_attempts, self.max_retry_seconds, time.monotonic() + self.deadline
+        )
+        state.number = attempt
+        state.waited = waited
+        delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
+        if not self._may_retry(state, delay, error, "DELETE", error.dataset_id or "?"):
+            return None
+        return delay
+
     # -- internals ---------------------------------------------------------------------
 
     def _check_dataset_id(self, dataset_id: str) -> str:
@@ -333,6 +356,7 @@ class DomoClient:
         deadline_at = time.monotonic() + self.deadline
         state = Attempts(self.max_attempts, self.max_retry_seconds, deadline_at)
         rules = RULES[method]
+        unreachable: DomoError | None = None  # the last attempt could not even connect
         while True:
             state.number += 1
             try:
@@ -351,17 +375,21 @@ class DomoClient:
                 logger.warning(
                     "%s dataset %s: the %g s deadline passed", method, dataset_id, self.deadline
                 )
+                if unreachable is not None and not passed.sent:
+                    raise unreachable from None  # never reached: say so, not "too slow"
                 raise deadline_error(
                     passed.sent, method, deadline=self.deadline, **self._context(dataset_id, ids)
                 ) from None
             except requests.RequestException as exc:
                 error = transport_error(exc, method, **self._context(dataset_id, ids))
+                unreachable = error if never_connected(exc) else None
                 retry = rules.retries_transport(sent=not never_connected(exc))
                 if retry and self._may_retry(
                     state, self._backoff(state.number), error, method, dataset_id
                 ):
                     continue
                 raise error from exc
+            unreachable = None
             status = response.status_code
             if 200 <= status < 300:
                 return response
@@ -369,7 +397,8 @@ class DomoClient:
             error = status_error(
                 response, method, retry_after=retry_after, **self._context(dataset_id, ids)
             )
-            if rules.retries_status(status):
+            # Domo's 403 "API Rate limit reached." is a throttle: it follows the 429 rule.
+            if rules.retries_status(429 if isinstance(error, RateLimitedError) else status):
                 delay = retry_after if retry_after is not None else self._backoff(state.number)
                 if self._may_retry(state, delay, error, method, dataset_id):
                     response.close()

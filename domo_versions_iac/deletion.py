@@ -8,19 +8,26 @@ The loop (one dataset, one update)::
         drop ids already sent with success or already given up on
         nothing left -> stop
         send one batch (a split half of a failed batch first, if any)
+        throttled -> wait as Domo asked (bounded)
         listing = list the dataset again                      # fresh for the next gate
 
-So a DELETE never goes out on an old listing: every batch after the first, and every
-retry after a failed or unknown-outcome request, is re-planned against a listing taken
-after the previous request. A failed batch is split in halves and retried (after the
-re-listing) so one bad id cannot block the others; an id that fails alone is given up
-for this update and named in the error. An id whose DELETE succeeded is never sent
-again in the same update, even if a stale listing still shows it.
+This loop is the only place that decides to send a DELETE: the client never re-sends
+one, whatever the answer or failure (a 429, a 5xx, a timeout). So a DELETE never goes
+out on an old listing: every batch after the first, and every retry after a failed,
+throttled or unknown-outcome request, is re-planned against a listing taken after the
+previous request (and after any wait). A failed batch is split in halves and retried
+(after the re-listing) so one bad id cannot block the others; an id that fails alone is
+given up for this update and named in the error. A throttle (429, Domo's 403 "API Rate
+limit reached.", a 503 with Retry-After) says nothing about the ids: the loop waits
+(``Retry-After``, else backoff, within the client's attempts and waiting budget), then
+re-lists and decides again. An id whose DELETE succeeded is never sent again in the
+same update, even if a stale listing still shows it, and counts as deleted.
 
 A 413 (body too large) also halves the batch size for the rest of the update.
 
-Bounded: every request either settles ids (sent or given up) or splits a batch, and
-``max_consecutive_failures`` failing requests in a row stop the loop.
+Bounded: every request either settles ids (sent or given up), splits a batch or is a
+throttle; ``max_consecutive_failures`` failing requests in a row stop the loop, and so
+does a throttle that outlasts the client's attempts or waiting budget.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from domo_versions_iac.errors import (
     DomoError,
     PermissionDeniedError,
     ProtectedVersionError,
-    status_text,
+    RateLimitedError,
 )
 from domo_versions_iac.models import DataVersion, protected_ids
 from domo_versions_iac.policy import BudgetExceededError, RetentionPolicy, plan_retention
@@ -72,6 +79,8 @@ class VersionStore(Protocol):
         batch_size: int | None = None,
         never_delete: Collection[int] | None = None,
     ) -> list[int]: ...
+
+    def wait_to_resend(self, error: DomoError, *, attempt: int, waited: float) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,28 +131,62 @@ def _column(values: Iterable[int]) -> Sequence[int]:
 class DeletionOutcome:
     """What one update did to one dataset.
 
-    ``deleted``: versions this update sent a DELETE for and the last listing no longer
-    shows. ``not_deleted``: shown ids still listed and still surplus at the end, with
-    why each is left. ``last_listing``: the latest listing (``None`` only when no
-    listing could be taken after the deletions). ``stopped_by``: why the loop ended
-    early (an error message), or ``None``.
+    ``deleted``: versions this update sent a DELETE for that Domo accepted (2xx) or
+    that a later listing no longer showed. ``not_deleted``: shown ids still listed and
+    still surplus at the end, not counted as deleted, with why each is left.
+    ``unconfirmed``: deleted ids that the last listing still shows: a stale listing, or
+    a DELETE Domo accepted that did nothing. ``last_listing``: the
+    latest listing (``None`` only when no listing could be taken after the deletions).
+    ``stopped_by``: why the loop ended early (an error message), or ``None``.
     """
 
     dataset_id: str
     deleted: list[DeletedVersion] = field(default_factory=list)
     not_deleted: dict[int, str] = field(default_factory=dict)
+    unconfirmed: list[int] = field(default_factory=list)
     last_listing: list[DataVersion] | None = None
     stopped_by: str | None = None
     requests: int = 0
 
     @property
     def complete(self) -> bool:
-        return not self.not_deleted and self.stopped_by is None
+        return not self.not_deleted and not self.unconfirmed and self.stopped_by is None
 
 
 def max_failures_for(batch_size: int) -> int:
     """Failing requests in a row before giving up: enough to isolate one bad id by halving."""
     return max(3, math.ceil(math.log2(max(batch_size, 1))) + 2)
+
+
+@dataclass
+class _Progress:
+    """What one update has done so far, id by id, and its failure counters."""
+
+    tried: set[int] = field(default_factory=set)  # sent, and Domo may have acted on it
+    sent_ok: set[int] = field(default_factory=set)  # 2xx: never sent again in this update
+    gone: set[int] = field(default_factory=set)  # tried, then missing from a later listing
+    given_up: dict[int, str] = field(default_factory=dict)  # failed alone: not sent again
+    last_error: dict[int, str] = field(default_factory=dict)
+    split: deque[list[int]] = field(default_factory=deque)  # halves of failed batches
+    in_a_row: int = 0  # failing DELETEs in a row (a success resets it)
+    throttled: int = 0  # throttled DELETEs in a row (a success resets it)
+    waited: float = 0.0  # seconds waited for them
+
+    def saw(self, present: set[int]) -> None:
+        """A listing taken after the DELETEs so far: tried ids it lacks are gone."""
+        self.gone.update(self.tried - present)
+
+    def candidates(self, allowed: list[int]) -> list[int]:
+        return [i for i in allowed if i not in self.sent_ok and i not in self.given_up]
+
+    def deleted(self) -> set[int]:
+        return self.sent_ok | self.gone
+
+    def succeeded(self, batch: list[int]) -> None:
+        self.tried.update(batch)
+        self.sent_ok.update(batch)
+        self.in_a_row = self.throttled = 0
+        self.waited = 0.0
 
 
 def apply_retention(
@@ -167,20 +210,16 @@ def apply_retention(
     listing = store.list_versions(dataset_id)
     # Only the rows and bytes of the shown versions: the first listing is freed.
     first_seen = _ShownSizes(listing, shown)
-    tried: set[int] = set()  # every id sent, whatever the answer: it may be gone
-    sent_ok: set[int] = set()  # Domo answered 2xx: never sent again in this update
-    given_up: dict[int, str] = {}  # failed alone: not sent again in this update
-    last_error: dict[int, str] = {}
-    split: deque[list[int]] = deque()  # halves of failed batches, retried first
-    in_a_row = 0
+    progress = _Progress()
     # The gate's answer for the latest listing: at the end it is also what is left
     # surplus, so the final listing is not planned a second time.
     allowed: list[int] | None = None
     while True:
         present = {version.data_id for version in listing}
+        progress.saw(present)
         try:
             allowed = deletable_ids(
-                shown, listing, policy, clock(), already_deleted=len(tried - present)
+                shown, listing, policy, clock(), already_deleted=len(progress.tried - present)
             )
         except (BudgetExceededError, ContradictoryListingError) as exc:
             allowed = None
@@ -188,53 +227,115 @@ def apply_retention(
             break
         if outcome.stopped_by is not None:  # stopped after the last re-listing
             break
-        candidates = [i for i in allowed if i not in sent_ok and i not in given_up]
+        candidates = progress.candidates(allowed)
         if not candidates:
             break
-        batch = _next_batch(split, candidates, batch_size)
-        tried.update(batch)
+        batch = _next_batch(progress.split, candidates, batch_size)
         outcome.requests += 1
-        try:
-            store.delete_versions(
-                dataset_id,
-                batch,
-                index=index,
-                batch_size=len(batch),
-                never_delete=protected_ids(listing),
-            )
-        except _FATAL as exc:
-            outcome.stopped_by = str(exc)
-            last_error.update((i, _short(exc)) for i in batch)
+        error = _send(store, dataset_id, batch, index=index, never=protected_ids(listing))
+        if isinstance(error, _FATAL):
+            progress.tried.update(batch)
+            progress.last_error.update((i, _short(error)) for i in batch)
+            outcome.stopped_by = str(error)
             break
-        except DomoError as exc:
-            in_a_row += 1
-            batch_size = _note_failure(exc, batch, batch_size, split, last_error, given_up)
-            if in_a_row >= limit:
-                outcome.stopped_by = f"Domo failed {in_a_row} DELETE requests in a row"
+        if error is None:
+            progress.succeeded(batch)
         else:
-            sent_ok.update(batch)
-            in_a_row = 0
+            batch_size, outcome.stopped_by = _after_failure(
+                store, error, batch, batch_size, progress, limit
+            )
         listing = []  # freed before the next listing is decoded: one listing in memory at once
         try:
             listing = store.list_versions(dataset_id)
         except DomoError as exc:
             outcome.stopped_by = f"could not list the dataset after deleting: {exc}"
-            outcome.deleted = first_seen.deleted(sent_ok)
+            outcome.deleted = first_seen.deleted(progress.deleted())
             outcome.not_deleted = {
-                i: f"unknown: {why}" for i, why in last_error.items() if i not in sent_ok
+                i: f"unknown: {why}"
+                for i, why in progress.last_error.items()
+                if i not in progress.deleted()
             }
             return outcome
-    outcome.last_listing = listing
-    present = {version.data_id for version in listing}
-    outcome.deleted = first_seen.deleted(tried - present)
     left = allowed if allowed is not None else _still_surplus(shown, listing, policy, clock())
+    return _finish(outcome, progress, first_seen, listing, left)
+
+
+def _send(
+    store: VersionStore, dataset_id: str, batch: list[int], *, index: bool, never: Collection[int]
+) -> DomoError | None:
+    """One DELETE of ``batch``: ``None`` if Domo accepted it, else why not. The client
+    never sends it again by itself: only this loop does, after a fresh listing."""
+    try:
+        store.delete_versions(
+            dataset_id, batch, index=index, batch_size=len(batch), never_delete=never
+        )
+    except DomoError as exc:
+        return exc
+    return None
+
+
+def _after_failure(
+    store: VersionStore,
+    error: DomoError,
+    batch: list[int],
+    batch_size: int,
+    progress: _Progress,
+    limit: int,
+) -> tuple[int, str | None]:
+    """Record a failed DELETE; return the batch size from now on and why to stop, if so.
+
+    A throttle (429, Domo's 403 rate limit, a 503 with Retry-After) says nothing of
+    the ids: nothing is split or given up, the loop waits as asked (bounded) and the
+    next DELETE is decided after a fresh listing, like any other.
+    """
+    if _is_throttle(error):
+        if not isinstance(error, RateLimitedError):  # a 503 may have done part of it
+            progress.tried.update(batch)
+        progress.last_error.update((i, _short(error)) for i in batch)
+        progress.throttled += 1
+        waited = store.wait_to_resend(error, attempt=progress.throttled, waited=progress.waited)
+        if waited is None:
+            return batch_size, f"Domo kept throttling the DELETE requests: {error}"
+        progress.waited += waited
+        return batch_size, None
+    progress.tried.update(batch)
+    progress.in_a_row += 1
+    batch_size = _note_failure(
+        error, batch, batch_size, progress.split, progress.last_error, progress.given_up
+    )
+    if progress.in_a_row >= limit:
+        return batch_size, f"Domo failed {progress.in_a_row} DELETE requests in a row"
+    return batch_size, None
+
+
+def _is_throttle(error: DomoError) -> bool:
+    """Domo asked to come back later, before or instead of doing the work."""
+    if isinstance(error, RateLimitedError):
+        return True
+    return error.status == HTTPStatus.SERVICE_UNAVAILABLE and error.retry_after is not None
+
+
+def _finish(
+    outcome: DeletionOutcome,
+    progress: _Progress,
+    first_seen: _ShownSizes,
+    listing: list[DataVersion],
+    left: list[int],
+) -> DeletionOutcome:
+    """The outcome after the last listing: what was deleted, what is ``left`` (still
+    surplus) and why. Deleted ids come from Domo's answers and every later listing,
+    not from the last one alone: a stale last listing does not undo them."""
+    outcome.last_listing = listing
+    deleted = progress.deleted()
+    outcome.deleted = first_seen.deleted(deleted)
+    outcome.unconfirmed = sorted(i for i in deleted if i in {v.data_id for v in listing})
     for data_id in left:
-        if data_id in given_up:
-            why = given_up[data_id]
-        elif data_id in sent_ok:
-            why = "Domo accepted the DELETE but still lists it"
-        elif data_id in last_error:
-            why = last_error[data_id]
+        if data_id in deleted:
+            continue
+        if data_id in progress.given_up:
+            why = progress.given_up[data_id]
+        elif data_id in progress.last_error:
+            why = progress.last_error[data_id]
         else:
             why = "not attempted: the update stopped first"
         outcome.not_deleted[data_id] = why
@@ -296,7 +397,7 @@ def _short(exc: DomoError) -> str:
         if " got no answer " in exc.summary:  # "The DELETE of 3 versions got no answer (...)"
             return "no answer from Domo " + exc.summary.split(" got no answer ")[-1]
         return exc.summary
-    text = f"Domo answered {status_text(exc.status)}"
+    text = f"Domo answered {exc.status_label}"
     if exc.domo_message:
         text += f": {exc.domo_message.rstrip('.')}"
     return text

@@ -5,7 +5,8 @@ A version id may be sent in a DELETE only if all of these hold (README, "Safety"
 (a) the preview that preceded the update showed it (it is in ``shown``);
 (b) it is surplus under the policy against ``listing``, a listing taken just before
     this DELETE, and the deletion budget still holds for this update as a whole;
-(c) in that listing it is neither the newest successful version nor an upload in
+(c) in that listing it is neither the newest successful version (the latest recorded,
+    and the highest successful id: a clock can be wrong) nor an upload in
     processing, whatever the policy says.
 
 :func:`deletable_ids` answers "which ids may the next batch hold?" and the delete loop

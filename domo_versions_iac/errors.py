@@ -13,7 +13,7 @@ never need to catch anything else.
     ├── PermissionDeniedError                   403
     ├── DatasetNotFoundError                    404
     ├── BadRequestError                         400 and other 4xx
-    ├── RateLimitedError                        429 after retries ran out
+    ├── RateLimitedError                        429 (or a 403 rate limit) after retries ran out
     ├── ServerError                             5xx after retries ran out
     ├── InvalidResponseError                    2xx whose body is not what Domo documents
     ├── DomoConnectionError                     connection refused/reset, timeout
@@ -32,6 +32,7 @@ here, in one place; the command line passes its output through :func:`redact` to
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -39,29 +40,58 @@ from urllib.parse import quote
 
 REDACTED = "<redacted>"
 # Shorter values cannot be told apart from ordinary words; no Domo token is that short.
+# Any run of at least this many characters of a token (a prefix a proxy echoed, a
+# suffix, any piece) is redacted too.
 MIN_SECRET_LENGTH = 8
 _secrets: tuple[str, ...] = ()
+_pieces: re.Pattern[str] | None = None  # every MIN_SECRET_LENGTH-long piece of a token
 _secrets_lock = threading.Lock()
+# The emulator's published token (emulator.seed.EMULATOR_TOKEN, not a secret): redacted
+# whole, but its pieces are ordinary words ("emulator") that messages must keep.
+PUBLIC_TOKENS = frozenset({"emulator-token"})
 
 
 def register_secret(value: str) -> None:
     """Remember a token in use in this process so that :func:`redact` removes it."""
-    global _secrets
+    global _secrets, _pieces
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
-    forms = {value, quote(value, safe=""), json.dumps(value)[1:-1]}
+    forms = _forms(value)
     with _secrets_lock:
         known = set(_secrets) | forms
-        # Longest first, so a form that contains another is replaced whole.
         _secrets = tuple(sorted(known, key=len, reverse=True))
+        public = {form for token in PUBLIC_TOKENS for form in _forms(token)}
+        pieces = {
+            form[start : start + MIN_SECRET_LENGTH]
+            for form in known - public
+            for start in range(len(form) - MIN_SECRET_LENGTH + 1)
+        }
+        pieces |= known & public  # the public token whole, never its pieces
+        _pieces = re.compile("|".join(re.escape(p) for p in sorted(pieces)))
+
+
+def _forms(value: str) -> set[str]:
+    """A token as it may be echoed: raw, URL-escaped, JSON-escaped."""
+    return {value, quote(value, safe=""), json.dumps(value)[1:-1]}
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered token (raw, URL- or JSON-escaped) replaced."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
+    """``text`` with every run of at least 8 characters of a registered token (raw,
+    URL- or JSON-escaped; the whole token, a prefix, a suffix, any piece) replaced."""
+    pieces, secrets = _pieces, _secrets
+    if pieces is None or not text:
+        return text
+    out: list[str] = []
+    pos = 0
+    while (found := pieces.search(text, pos)) is not None:
+        start, end = found.span()
+        # extend the run while it is still a piece of some token
+        while end < len(text) and any(text[start : end + 1] in s for s in secrets):
+            end += 1
+        out += [text[pos:start], REDACTED]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def status_text(status: int) -> str:
@@ -81,6 +111,8 @@ class DomoError(Exception):
     """
 
     default_hint: str = ""
+    # Seconds the server asked to wait (``Retry-After``), when it said so.
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -108,7 +140,7 @@ class DomoError(Exception):
     def _compose(self) -> str:
         text = self.summary
         if self.status is not None:
-            text += f" ({status_text(self.status)})"
+            text += f" ({self.status_label})"
         if self.dataset_id:
             text += f" for dataset {self.dataset_id}"
         if self.instance:
@@ -124,6 +156,11 @@ class DomoError(Exception):
         if self.hint:
             text += f" {self.hint}"
         return text
+
+    @property
+    def status_label(self) -> str:
+        """The HTTP status as the user reads it: ``403 Forbidden``."""
+        return "" if self.status is None else status_text(self.status)
 
     def __str__(self) -> str:
         return self._render()
@@ -171,7 +208,11 @@ class BadRequestError(DomoError):
 
 
 class RateLimitedError(DomoError):
-    """429 and the retry budget (attempts or time) ran out."""
+    """Throttled: a 429, or Domo's ``403 {"message": "API Rate limit reached."}``.
+
+    For a read, raised once the retry budget (attempts or time) ran out; for a DELETE
+    at once (the delete loop waits, re-lists and decides again).
+    """
 
     default_hint = (
         "Domo is rate limiting this token; wait a few minutes and run again, "
@@ -181,6 +222,13 @@ class RateLimitedError(DomoError):
     def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
         super().__init__(summary, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def status_label(self) -> str:
+        """A throttle is not a refusal: ``403, rate limit`` rather than ``403 Forbidden``."""
+        if self.status is None or self.status == 429:
+            return super().status_label
+        return f"{self.status}, rate limit"
 
 
 class ServerError(DomoError):

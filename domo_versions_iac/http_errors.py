@@ -50,17 +50,28 @@ class StatusError:
     summary: str
     method: str | None = None
     hint: str | None = None
+    message: str | None = None  # Domo's message must contain this (case-insensitive)
 
-    def matches(self, status: int, method: str) -> bool:
+    def matches(self, status: int, method: str, domo_message: str | None = None) -> bool:
+        if self.message is not None and self.message not in (domo_message or "").lower():
+            return False
         return status in self.statuses and self.method in (None, method)
 
 
 _SERVER = range(500, sys.maxsize)  # 5xx and above
 STATUS_ERRORS: tuple[StatusError, ...] = (
     StatusError(range(401, 402), AuthenticationError, "Domo rejected the developer token"),
+    # Domo also throttles with 403 {"message": "API Rate limit reached."}: a 429 in all
+    # but status, so it is retried (reads) and reported as throttling, not as forbidden.
+    StatusError(
+        range(403, 404), RateLimitedError, "Domo rate limited the {method}", message="rate limit"
+    ),
     StatusError(range(403, 404), PermissionDeniedError, "Domo denied access", method="GET"),
     StatusError(range(403, 404), PermissionDeniedError, "Domo refused to delete versions"),
     StatusError(range(404, 405), DatasetNotFoundError, "Domo does not know this dataset"),
+    StatusError(
+        range(429, 430), RateLimitedError, "Domo rate limited the DELETE of {versions}", "DELETE"
+    ),
     StatusError(range(429, 430), RateLimitedError, "Domo kept rate limiting the request"),
     # A DELETE that failed on Domo's side may have been carried out in part.
     StatusError(
@@ -92,8 +103,10 @@ def status_error(
 ) -> DomoError:
     """The error for a non-2xx answer, with Domo's message and ``toe`` from its body."""
     status = response.status_code
-    row = next((row for row in STATUS_ERRORS if row.matches(status, method)), OTHER_STATUS)
     domo_message, toe = error_details(response)
+    row = next(
+        (row for row in STATUS_ERRORS if row.matches(status, method, domo_message)), OTHER_STATUS
+    )
     location = repr(redact(response.headers.get("Location", "?"))[:_MAX_DETAIL])
     extra: dict[str, Any] = {}
     if row.error is RateLimitedError:
@@ -102,7 +115,7 @@ def status_error(
         extra["ids"] = ids or []
     if row.hint is not None:
         extra["hint"] = row.hint
-    return row.error(
+    error = row.error(
         row.summary.format(method=method, versions=versions(len(ids or [])), location=location),
         instance=instance,
         dataset_id=dataset_id,
@@ -111,6 +124,8 @@ def status_error(
         toe=toe,
         **extra,
     )
+    error.retry_after = retry_after  # a 503 may say when to come back, too
+    return error
 
 
 def error_details(response: requests.Response) -> tuple[str | None, str | None]:

@@ -67,6 +67,22 @@ def normalize_instance(instance: str, allowed_hosts: Iterable[str] = ()) -> str:
     return f"{scheme}://{netloc}"
 
 
+def instance_identity(base_url: str) -> str:
+    """Which server a normalized base URL reaches, for telling two spellings apart.
+
+    ``http://127.0.0.1:8123`` and ``http://localhost:8123`` are one server (every
+    loopback spelling is ``loopback:PORT``, whatever the scheme); elsewhere the scheme,
+    host and effective port (443 or 80 when not written). ``acme``, ``acme.domo.com``
+    and ``https://acme.domo.com`` already normalize to one base URL.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if is_loopback(host):
+        return f"loopback:{port}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
 def _host_accepted(scheme: str, host: str, port: int | None, allowed: Iterable[str]) -> bool:
     """Loopback (http or https, any port); NAME.domo.com (https, default port); a host
     listed in ``allowed`` (https, any port)."""
@@ -165,4 +181,4 @@ _ALLOWED_HINT = (
 )
 
 
-__all__ = ["is_loopback", "normalize_instance", "parse_allowed_hosts"]
+__all__ = ["instance_identity", "is_loopback", "normalize_instance", "parse_allowed_hosts"]

@@ -127,9 +127,12 @@ def repeated_ids(listing: Iterable[DataVersion]) -> list[int]:
 def protected_ids(listing: Iterable[DataVersion]) -> frozenset[int]:
     """The newest successful version and every upload in processing: never deleted.
 
-    "Newest" is by recorded date, ties broken by the higher id, as in plan_retention.
+    "Newest" is two versions when a clock was wrong, both protected: the successful
+    version recorded last (ties broken by the higher id, as in plan_retention), and
+    the successful version with the highest id (the latest upload, whatever its date).
     """
     newest: DataVersion | None = None
+    highest: int | None = None
     protected: set[int] = set()
     for version in listing:
         if version.upload_status == "success":
@@ -138,10 +141,14 @@ def protected_ids(listing: Iterable[DataVersion]) -> frozenset[int]:
                 newest.data_id,
             ):
                 newest = version
+            if highest is None or version.data_id > highest:
+                highest = version.data_id
         elif version.upload_status != "error":
             protected.add(version.data_id)
     if newest is not None:
         protected.add(newest.data_id)
+    if highest is not None:
+        protected.add(highest)
     return frozenset(protected)
 
 

@@ -9,13 +9,14 @@ re-lists in ``update``). No Pulumi here: errors are :class:`InputError` pairs of
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from domo_versions_iac.credentials import (
+    INSTANCE_CONFIG,
+    INSTANCE_ENV,
     Credentials,
     MissingCredentialsError,
     check_token,
@@ -25,6 +26,8 @@ from domo_versions_iac.errors import (
     AuthenticationError,
     ConfigurationError,
     DatasetNotFoundError,
+    DeadlineExceededError,
+    DomoConnectionError,
     DomoError,
     InvalidTokenError,
     PermissionDeniedError,
@@ -38,6 +41,7 @@ from domo_versions_iac.policy import (
     format_count,
     plan_retention,
 )
+from domo_versions_iac.settings import plan_concurrency_or_default
 
 if TYPE_CHECKING:  # the client (and requests) is imported only when one is built
     from domo_versions_iac.client import DomoClient
@@ -45,22 +49,10 @@ if TYPE_CHECKING:  # the client (and requests) is imported only when one is buil
 Config = Mapping[str, object] | Callable[[str], object]
 
 MAX_PREVIEW_LINES = 10  # per resource: a fleet's preview must stay readable (and < 64 KB)
-PLAN_CONCURRENCY_ENV = "DOMO_PLAN_CONCURRENCY"
-
-
-def _plan_concurrency() -> int:
-    """How many datasets the program lists at once (1-64; default 32).
-
-    Bounded so a fleet preview does not flood Domo; 429 answers are retried with
-    Retry-After by the client. Lower it with DOMO_PLAN_CONCURRENCY if Domo rate-limits.
-    """
-    text = os.environ.get(PLAN_CONCURRENCY_ENV, "").strip()
-    if text.isdigit() and 1 <= int(text) <= 64:
-        return int(text)
-    return 32
-
-
-CLIENT_POOL_SIZE = _plan_concurrency()
+# How many datasets the program lists at once (DOMO_PLAN_CONCURRENCY, 1-64; default 32):
+# bounded so a fleet preview does not flood Domo (429s are retried with Retry-After). A
+# bad value is reported by compute_plan on every resource, not as an import traceback.
+CLIENT_POOL_SIZE = plan_concurrency_or_default()
 
 _clients: dict[tuple[str, str, tuple[str, ...]], DomoClient] = {}
 _clients_lock = threading.Lock()
@@ -114,8 +106,23 @@ def plan_or_input_error(client: DomoClient, inputs: RetentionInputs, now: dateti
         raise InputError([("dataset_id", str(exc))]) from exc
     except (AuthenticationError, PermissionDeniedError) as exc:
         raise InputError([("token", str(exc))]) from exc
+    except DeadlineExceededError as exc:  # reached, but too slow for this dataset
+        raise InputError([("dataset_id", str(exc))]) from exc
+    except DomoConnectionError as exc:  # the instance cannot be reached at all
+        raise InputError([_unreachable(inputs, exc)]) from exc
     except DomoError as exc:
         raise InputError([("dataset_id", str(exc))]) from exc
+
+
+def _unreachable(inputs: RetentionInputs, exc: DomoConnectionError) -> tuple[str, str]:
+    """On the `instance` input, or, when the instance came from the stack, on the
+    resource as a whole, naming where the instance was set."""
+    if inputs.instance:
+        return ("instance", str(exc))
+    return (
+        "",
+        f"{exc} (The instance comes from stack config {INSTANCE_CONFIG} or {INSTANCE_ENV}.)",
+    )
 
 
 def plan_basis(plan: Plan) -> str:

@@ -38,7 +38,7 @@ from domo_versions_iac.credentials import (
 from domo_versions_iac.errors import ConfigurationError
 from domo_versions_iac.id_ranges import format_ranges
 from domo_versions_iac.inputs import InputError, parse_inputs
-from domo_versions_iac.instance import normalize_instance, parse_allowed_hosts
+from domo_versions_iac.instance import instance_identity, normalize_instance, parse_allowed_hosts
 from domo_versions_iac.planning import (
     CLIENT_POOL_SIZE,
     client_or_input_error,
@@ -46,6 +46,7 @@ from domo_versions_iac.planning import (
     plan_or_input_error,
     preview_message,
 )
+from domo_versions_iac.settings import check_environment
 
 PLANNED = "planned_deletions"
 PLAN_SUMMARY = "plan_summary"
@@ -187,12 +188,16 @@ def compute_plan(
 ) -> ProgramPlan:
     """List and plan one dataset (blocking; runs on the shared pool)."""
     try:
+        check_environment()  # a bad DOMO_* setting: one line on every resource
+    except ConfigurationError as exc:
+        return _failed("", str(exc))
+    try:
         inputs = parse_inputs(values)
         client = client_or_input_error(inputs, config)
     except InputError:
         return _deferred()
     # Claimed here too, for a dataset id that was an Output; _report decides.
-    owner_key = (run_id, client.base_url, inputs.dataset_id)
+    owner_key = (run_id, instance_identity(client.base_url), inputs.dataset_id)
     _claim(owner_key, resource_name)
     owner_label = f"dataset {inputs.dataset_id} on {client.instance}"
     try:
@@ -239,7 +244,9 @@ def register_owner(resource_name: str, dataset_id: Any, instance: Any) -> None:
         base_url = normalize_instance(str(chosen), allowed)
     except (ConfigurationError, ValueError):
         return  # check reports the instance
-    _claim((id(asyncio.get_event_loop()), base_url, dataset_id.strip()), resource_name)
+    # Compared as the server they reach: localhost and 127.0.0.1 are one owner's.
+    owner_key = (id(asyncio.get_event_loop()), instance_identity(base_url), dataset_id.strip())
+    _claim(owner_key, resource_name)
 
 
 def _claim(key: tuple[int, str, str], resource_name: str | None) -> list[str]:

@@ -278,6 +278,12 @@ def _shortfall_message(client: DomoClient, dataset_id: str, outcome: DeletionOut
     parts = [f"dataset {dataset_id} on {client.instance}: {done}"]
     if deleted:
         parts[0] += f" ({_ids_text(deleted)})"
+    if outcome.unconfirmed:
+        parts.append(
+            f"Domo still lists {_ids_text(outcome.unconfirmed)} that this update deleted "
+            "(a stale listing, or a DELETE Domo accepted that did nothing; the next preview "
+            "shows which)"
+        )
     if outcome.not_deleted:
         by_reason: dict[str, list[int]] = {}
         for data_id, why in outcome.not_deleted.items():

@@ -20,8 +20,8 @@ It would do the counting, but not within these limits without losing behaviour:
 * its backoff adds jitter to a fixed delay and does not wait before the first retry;
   the client uses full jitter, ``uniform(0, backoff_base * 2**(attempt - 1))``;
 * statuses and methods are two independent lists, and a 413/429/503 with
-  ``Retry-After`` is retried for every allowed method: "429 only for DELETE, 5xx only
-  for GET" needs one ``Retry`` per method anyway, which is what :data:`RULES` is.
+  ``Retry-After`` is retried for every allowed method: "everything for GET, nothing
+  for DELETE" needs one ``Retry`` per method anyway, which is what :data:`RULES` is.
 
 So the client keeps its own loop (:meth:`DomoClient._request`) and reads its rules here.
 """
@@ -71,10 +71,11 @@ RULES: Mapping[str, RetryRules] = MappingProxyType(
     {
         # A listing changes nothing: every transient failure is asked again.
         "GET": RetryRules(RETRY_STATUSES, connect_errors=True, read_errors=True),
-        # A DELETE with an unknown outcome (read error, 5xx) is never re-sent: the caller
-        # re-lists and re-plans first. Rate limiters reject before doing any work, so a
-        # 429 is retried. A failed connect is reported, not retried.
-        "DELETE": RetryRules(frozenset({429}), connect_errors=False, read_errors=False),
+        # A DELETE is never re-sent by the client, whatever the answer or failure: what
+        # may be deleted can change during any wait (another stack, an upload), so only
+        # the delete loop sends again, after a fresh listing and the deletion gate
+        # (deletion.apply_retention; it also waits out a throttle's Retry-After).
+        "DELETE": RetryRules(frozenset(), connect_errors=False, read_errors=False),
     }
 )
 
@@ -134,9 +135,10 @@ def deadline_setting(deadline: float | None, base_url: str) -> float:
         deadline = math.nan
     if not 0 < deadline < math.inf:
         raise ConfigurationError(
-            f"{source} is not a deadline: give a number of seconds greater than 0",
+            f"{source} is not a deadline: give a number of seconds greater than 0 (such "
+            f"as 120), or unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g}",
             instance=base_url,
-            hint=f"Unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g} seconds.",
+            hint="",
         )
     return float(deadline)
 

@@ -31,6 +31,10 @@ REASON_ALLOWED = "allowed_versions"
 REASON_PROCESSING = "protected: processing"
 REASON_FAILED = "protected: failed upload (delete_failed is false)"
 REASON_NEWEST = "protected: newest successful version (never deleted)"
+# A clock can be wrong: the latest upload (the highest id) is protected too.
+REASON_LATEST_UPLOAD = "protected: latest upload, the highest successful id (never deleted)"
+# Recorded further in the future than this: a wrong clock or a bad backfill, said aloud.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 REASON_NONE = "no rule keeps it"
 _DELETED_REASONS: tuple[str, ...] = (REASON_NONE,)
 _DAY = timedelta(days=1)
@@ -265,6 +269,7 @@ def plan_retention(
         for i in sorted(set(policy.allowed_versions or ()) - seen_allowed)
     )
     warnings += _hold_warnings(policy, ordered, now)
+    warnings += _future_warnings(ordered, now)
     stale = _stale_warning(policy, ordered, keep, len(delete), now)
     if stale:
         warnings += (stale,)
@@ -296,6 +301,7 @@ def _decide(
     since_reason = f"keep_since {format_instant(since)}" if since is not None else ""
     gfs = Calendar(policy, tz)
     oldest = _oldest_success(ordered)
+    latest_upload = latest_upload_id(ordered)
     held = _held_reasons(policy, now)
     grace = policy.grace
     past_now = grace.cutoff(now, tz) if grace is not None else now
@@ -326,8 +332,8 @@ def _decide(
                 gfs.visit(v.recorded_date, reasons, oldest=v is oldest)
             if rank <= protect_latest:
                 reasons.append(f"protected: latest #{rank}")
-            elif rank == 1 and not reasons:
-                reasons.append(REASON_NEWEST)
+            elif not reasons and (rank == 1 or v.data_id == latest_upload):
+                reasons.append(REASON_NEWEST if rank == 1 else REASON_LATEST_UPLOAD)
         else:  # failed: kept if delete_failed is false; processing (or new): never deleted
             fixed = failed_reason if status == "error" else REASON_PROCESSING
             if fixed:
@@ -450,6 +456,34 @@ def _stale_warning(
         f"old; {join_and(time_rules)} {verb} nothing and {who}, so the plan deletes "
         f"{deleting} of {total} version{'s' if total != 1 else ''}. Check the dataset's "
         "uploads before applying; to keep more, add keep_last or widen the time rule."
+    )
+
+
+def latest_upload_id(versions: Iterable[DataVersion]) -> int | None:
+    """The highest id of a successful version: the latest upload, whatever the dates say."""
+    return max((v.data_id for v in versions if v.upload_status == "success"), default=None)
+
+
+def _future_warnings(ordered: list[DataVersion], now: datetime) -> tuple[str, ...]:
+    """A warning when versions are recorded after ``now`` (beyond a few minutes of clock
+    drift): "newest" by date is then suspect, so the latest upload is protected too."""
+    future = [v for v in ordered if v.recorded_date > now + FUTURE_TOLERANCE]
+    if not future:
+        return ()
+    latest = future[0]  # newest first
+    ids = ", ".join(str(v.data_id) for v in future[:10])
+    more = f" and {len(future) - 10} more" if len(future) > 10 else ""
+    upload = latest_upload_id(ordered)
+    guard = (
+        f"; both the newest by date and the latest upload (id {upload}) are protected"
+        if upload is not None
+        else ""
+    )
+    return (
+        f"FUTURE DATE: version{'s' if len(future) > 1 else ''} {ids}{more} recorded up to "
+        f"{format_instant(latest.recorded_date)}, {_age(latest.recorded_date - now)} after "
+        f"the time of this plan ({format_instant(now)}): a wrong clock or a bad backfill? "
+        f"Check the dataset's recorded dates{guard}.",
     )
 
 

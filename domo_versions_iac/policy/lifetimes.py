@@ -81,6 +81,10 @@ class Lifetimes:
             for i in hold.versions:
                 self.holds.setdefault(i, []).append(hold)
         self.rank_limit = max(policy.keep_last or 0, policy.protect_latest, 1)
+        # The latest upload (highest successful id) is protected until a new upload.
+        self.latest_upload = max(
+            (v.data_id for v in ordered if v.upload_status == "success"), default=None
+        )
         self.success_index: list[int] = []  # per position; -1 for other statuses
         self.success_dates: list[datetime] = []  # successes, newest first
         for v in ordered:
@@ -90,11 +94,12 @@ class Lifetimes:
             else:
                 self.success_index.append(-1)
         self._buckets: list[tuple[int, list[int], list[int], list[int]]] | None = None
+        self._higher: dict[int, datetime] | None = None
 
     def eligible(self, pos: int, reasons: tuple[str, ...]) -> datetime | None:
         """eligible_at of the version at ``pos``, kept now for ``reasons``."""
         v = self.ordered[pos]
-        if self._kept_for_good(v):
+        if self._kept_for_good(v) or v.data_id == self.latest_upload:
             return None
         i = self.success_index[pos]
         if 0 <= i < self.rank_limit or any(r.startswith(CALENDAR_RULE_NAMES) for r in reasons):
@@ -178,6 +183,7 @@ class Lifetimes:
         if i < self.rank_limit:
             return None
         limits.append(dates[i - self.rank_limit])
+        limits.append(self._higher_id_recorded()[v.data_id])  # the latest upload until then
         last = len(dates) - 1
         for count, keys, run_of, run_last in self._calendar_runs():  # here i >= 1
             ends = []
@@ -191,6 +197,21 @@ class Lifetimes:
                 return None
             limits.append(min(ends))
         return limits
+
+    def _higher_id_recorded(self) -> dict[int, datetime]:
+        """Per successful id: when the first success with a higher id was recorded (the
+        earlier evaluation protects the latest upload among what was recorded by then).
+        The latest upload itself is absent: it is kept until a new upload."""
+        if self._higher is None:
+            self._higher = {}
+            first: datetime | None = None
+            for v in sorted(self.ordered, key=lambda v: v.data_id, reverse=True):
+                if v.upload_status != "success":
+                    continue
+                if first is not None:
+                    self._higher[v.data_id] = first
+                first = v.recorded_date if first is None else min(first, v.recorded_date)
+        return self._higher
 
     def _calendar_runs(self) -> list[tuple[int, list[int], list[int], list[int]]]:
         """Per calendar rule: its count, each success's bucket, the run of equal buckets

@@ -147,7 +147,9 @@ def test_a_delete_domo_accepts_but_still_lists_is_reported_not_resent(
     intercept(domo, accept_without_deleting)
     failed = ws.up(check=False)
     assert failed.returncode != 0
-    assert "not deleted: ids 1, 2: Domo accepted the DELETE but still lists it" in failed.output
+    assert "deleted 2 versions (ids 1, 2); Domo still lists ids 1, 2 that this update" in (
+        failed.output
+    )
     assert sent == [[1, 2]], "sent once, not re-sent in the same update"
     ws.up()
     assert remaining_ids(domo, "ds-a") == [3, 4]

@@ -600,3 +600,21 @@ def test_plan_forecast_text_and_json(env: dict[str, str]) -> None:
     assert [day["day"] for day in data["forecast"]] == [0, 1, 2, 3, 4, 5]
     assert data["forecast"][0]["ids"] == [1, 2, 3]
     assert run([*args[:-1], "0"], env).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("DOMO_REQUEST_DEADLINE", "abc", "give a number of seconds greater than 0"),
+        ("DOMO_REQUEST_DEADLINE", "-5", "give a number of seconds greater than 0"),
+        ("DOMO_PLAN_CONCURRENCY", "²", "give a whole number from 1 to 64"),
+        ("DOMO_PLAN_CONCURRENCY", "0", "give a whole number from 1 to 64"),
+        ("DOMO_PLAN_CONCURRENCY", "abc", "give a whole number from 1 to 64"),
+        ("DOMO_PLAN_CONCURRENCY", "1000", "give a whole number from 1 to 64"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it_and_what_it_accepts(
+    env: dict[str, str], variable: str, value: str, accepted: str
+) -> None:
+    result = run(["ls", FIXED], env={**env, variable: value})
+    assert_one_line_error(result, f"{variable}={value!r} is not", accepted)

@@ -611,20 +611,82 @@ def test_delete_timeout_is_outcome_unknown_and_may_have_happened(emulator: Emula
     assert ids_of(emulator, BUDGET_DATASET_ID) == [3, 4, 5]  # it did happen
 
 
-def test_delete_429_retried_after_retry_after(
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(429, None), (403, "API Rate limit reached."), (503, None)],
+    ids=["429", "403-rate-limit", "503"],
+)
+def test_a_throttled_delete_is_never_resent_by_the_client(
+    client: DomoClient,
+    emulator: EmulatorServer,
+    sleeps: list[float],
+    status: int,
+    message: str | None,
+) -> None:
+    # Only the delete loop sends a DELETE again, after a fresh listing and the gate:
+    # during the wait, what may be deleted can change.
+    fault_body(emulator, Fault(status=status, retry_after="3", method="DELETE"), message)
+    with pytest.raises(DomoError) as caught:
+        client.delete_versions(BUDGET_DATASET_ID, [1], index=True, never_delete=())
+    assert caught.value.status == status and caught.value.retry_after == 3.0
+    assert api_log(emulator) == [("DELETE", True, [1], status)]
+    assert sleeps == []
+    assert ids_of(emulator, BUDGET_DATASET_ID) == [1, 2, 3, 4, 5]
+
+
+def fault_body(emulator: EmulatorServer, fault: Fault, message: str | None) -> None:
+    """Inject ``fault``, answering Domo's ``message`` in its body when given."""
+    emulator.store.inject_fault(fault)
+    if message is None:
+        return
+    original = emulator.store.handle
+
+    def handle(request: Any) -> Any:
+        response = original(request)
+        if response.status == fault.status and isinstance(response.body, dict):
+            response.body["message"] = message
+        return response
+
+    emulator.store.handle = handle  # type: ignore[method-assign]
+
+
+def test_domo_403_rate_limit_is_a_throttle_retried_for_reads(
     client: DomoClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:
-    emulator.store.inject_fault(Fault(status=429, retry_after="3", method="DELETE"))
-    assert client.delete_versions(BUDGET_DATASET_ID, [1], index=True, never_delete=()) == [1]
-    assert api_log(emulator) == [("DELETE", True, [1], 429), ("DELETE", True, [1], 200)]
-    assert sleeps == [3.0]
+    fault_body(
+        emulator,
+        Fault(status=403, retry_after="2", method="GET", count=2),
+        "API Rate limit reached.",
+    )
+    assert [v.data_id for v in client.list_versions(BUDGET_DATASET_ID)] == [1, 2, 3, 4, 5]
+    assert sleeps == [2.0, 2.0]
+    fault_body(emulator, Fault(status=403, method="GET", count=100), "API Rate limit reached.")
+    with pytest.raises(RateLimitedError) as caught:
+        client.list_versions(BUDGET_DATASET_ID)
+    text = str(caught.value)
+    assert "rate limit" in text and "Gave up after 5 attempts" in text
+    assert "Forbidden" not in text and "edit rights" not in text
 
 
-def test_delete_429_storm_gives_up(client: DomoClient, emulator: EmulatorServer) -> None:
-    emulator.store.inject_fault(Fault(status=429, method="DELETE", count=100))
-    with pytest.raises(RateLimitedError, match="Gave up after 5 attempts"):
-        client.delete_versions(BUDGET_DATASET_ID, [1], index=False, never_delete=())
-    assert ids_of(emulator, BUDGET_DATASET_ID) == [1, 2, 3, 4, 5]
+def test_a_plain_403_is_still_forbidden_and_not_retried(
+    client: DomoClient, emulator: EmulatorServer, sleeps: list[float]
+) -> None:
+    emulator.store.inject_fault(Fault(status=403, method="GET"))
+    with pytest.raises(PermissionDeniedError, match="403 Forbidden"):
+        client.list_versions(BUDGET_DATASET_ID)
+    assert sleeps == [] and len(emulator.store.requests) == 1
+
+
+def test_wait_to_resend_honours_retry_after_within_the_limits(
+    client: DomoClient, sleeps: list[float]
+) -> None:
+    throttle = RateLimitedError("x", retry_after=7.0, status=429, dataset_id="ds")
+    assert client.wait_to_resend(throttle, attempt=1, waited=0.0) == 7.0
+    assert sleeps == [7.0]
+    assert client.wait_to_resend(throttle, attempt=5, waited=0.0) is None, "max_attempts"
+    assert client.wait_to_resend(throttle, attempt=1, waited=55.0) is None, "max_retry_seconds"
+    assert sleeps == [7.0], "nothing waited when a limit is reached"
+    assert "Gave up" in throttle.hint
 
 
 # -- secrecy -----------------------------------------------------------------------------------

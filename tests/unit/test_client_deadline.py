@@ -252,3 +252,27 @@ def test_one_thread_watches_every_deadline_and_ends_when_idle(
     assert watchers() == [], "the watcher ends by itself once idle"
     # and starts again for the next request, whose deadline still holds
     client.list_versions(BUDGET_DATASET_ID)
+
+
+def test_a_deadline_passed_while_nothing_could_connect_says_unreachable() -> None:
+    # The instance refuses every connection; the wait before the second attempt
+    # overshoots the deadline. What failed is reaching Domo, not Domo being slow.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    overshoot = threading.Event()
+
+    def sleep_too_long(_: float) -> None:
+        overshoot.wait(0.2)
+
+    client = DomoClient(
+        f"http://127.0.0.1:{port}",
+        EMULATOR_TOKEN,
+        deadline=0.1,
+        backoff_base=0.001,
+        sleep=sleep_too_long,
+    )
+    with pytest.raises(DomoConnectionError) as caught:
+        client.list_versions("ds")
+    assert not isinstance(caught.value, DeadlineExceededError)
+    assert "Could not reach Domo (connection refused" in str(caught.value)

@@ -135,3 +135,36 @@ def test_every_allowed_id_obeys_all_three_conditions(
     # and nothing shown, surplus and unprotected is held back
     unprotected = {v.data_id for v in listing} - protected_ids(listing)
     assert set(allowed) == shown & surplus & unprotected
+
+
+def skewed() -> list[DataVersion]:
+    """Issue 21's skewed clock: id 1 recorded a day in the future, 5 an hour ago."""
+    versions = [ver(i, 5 - i) for i in range(2, 5)]
+    versions.append(ver(1, -1))  # a wrong clock, a bad backfill
+    versions.append(ver(5, 1 / 24))
+    return versions
+
+
+def test_a_future_dated_version_does_not_take_the_latest_upload_s_protection() -> None:
+    policy = RetentionPolicy(keep_last=1)
+    assert protected_ids(skewed()) == {1, 5}, "newest by date and the highest successful id"
+    allowed = deletable_ids([2, 3, 4, 5], skewed(), policy, NOW)
+    assert allowed == [2, 3, 4]
+    plan = plan_retention(skewed(), policy, NOW)
+    assert plan.delete_ids == [2, 3, 4]
+    reasons = {d.version.data_id: d.reasons for d in plan.keep}
+    assert reasons[5] == ("protected: latest upload, the highest successful id (never deleted)",)
+    assert reasons[1] == ("keep_last #1", "protected: latest #1")
+    eligible = dict(zip((d.version.data_id for d in plan.decisions), plan.eligible_at, strict=True))
+    assert eligible[5] is None, "only a new upload lets it go"
+
+
+def test_a_version_recorded_in_the_future_is_a_warning_in_the_plan_json() -> None:
+    plan = plan_retention(skewed(), RetentionPolicy(keep_last=1), NOW)
+    (warning,) = plan.to_dict()["warnings"]
+    assert warning.startswith("FUTURE DATE: version 1 recorded up to 2026-11-30T12:00:00Z")
+    assert "1 day after the time of this plan" in warning
+    assert "the latest upload (id 5) are protected" in warning
+    # a few minutes of clock drift is not worth a warning
+    drift = [ver(1, -4 / (24 * 60)), ver(2, 1)]
+    assert plan_retention(drift, RetentionPolicy(keep_last=1), NOW).warnings == ()

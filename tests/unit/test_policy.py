@@ -567,11 +567,12 @@ def test_daily_buckets_across_dst_days(first: str, last: str, day: str) -> None:
     start, end = at(first), at(last)
     before = start - timedelta(seconds=1)
     after = end + timedelta(seconds=1)
-    versions = [ver(1, before.isoformat()), ver(2, first), ver(3, last), ver(4, after.isoformat())]
-    # more versions inside the day, so the same-day shortcut is exercised
+    versions = [ver(1, before.isoformat()), ver(2, first), ver(3, last), ver(40, after.isoformat())]
+    # more versions inside the day, so the same-day shortcut is exercised (ids below the
+    # newest's: the latest upload is protected whatever its date)
     versions += [ver(10 + i, (start + timedelta(hours=i)).isoformat()) for i in range(1, 22)]
     p = plan(versions, now=after, keep_daily=3, protect_latest=0, timezone="Europe/Berlin")
-    assert kept(p) == {4, 3, 1}
+    assert kept(p) == {40, 3, 1}
     assert reasons(p)[3] == (f"keep_daily {day}",)
     assert reasons(p)[2] == ("no rule keeps it",)
 
@@ -788,15 +789,16 @@ def test_naive_clock_is_refused() -> None:
 
 def test_summary() -> None:
     versions = [
-        ver(i, f"2024-03-01T0{i}:00:00Z", rows=1_033_334, size=258_333_334) for i in range(1, 10)
+        ver(10 + i, f"2024-03-01T0{i}:00:00Z", rows=1_033_334, size=258_333_334)
+        for i in range(1, 10)
     ]
-    versions += [ver(20 + i, f"2024-02-01T0{i}:00:00Z") for i in range(1, 4)]
+    versions += [ver(i, f"2024-02-01T0{i}:00:00Z") for i in range(1, 4)]
     p = plan(versions, keep_last=9, protect_latest=0)
     assert p.summary() == "delete 3 of 12 versions, 3.0 kB, 300 rows"
     p = plan(versions, keep_since="2024-02-01", protect_latest=0)
     assert p.summary() == "nothing to delete: 12 versions kept"
-    p = plan(versions, allowed_versions=[21, 22, 23], protect_latest=0)
-    # the newest (9) is never deleted, even with protect_latest 0
+    p = plan(versions, allowed_versions=[1, 2, 3], protect_latest=0)
+    # the newest (19) is never deleted, even with protect_latest 0
     assert p.summary() == "delete 8 of 12 versions, 2.1 GB, 8.3 M rows"
 
 

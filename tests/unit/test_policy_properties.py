@@ -206,6 +206,7 @@ def oracle_kept(versions: list[DataVersion], p: RetentionPolicy, now: datetime =
         keep |= {v.data_id for v in versions if v.data_id in p.allowed_versions}
     keep |= {v.data_id for v in success[: p.keep_last or 0]}
     keep |= {v.data_id for v in success[: max(p.protect_latest, 1)]}  # the newest: always
+    keep |= {max(v.data_id for v in success)} if success else set()  # the latest upload too
     if p.keep_within is not None:
         cutoff = p.keep_within.cutoff(now, _tz(p.timezone))
         keep |= {v.data_id for v in versions if v.recorded_date >= cutoff}

@@ -14,6 +14,7 @@ import pytest
 
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
+from domo_versions_iac.engine_errors import ApplyError
 from domo_versions_iac.models import DataVersion
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
 
@@ -191,3 +192,35 @@ def test_check_reads_planned_deletions_as_ranges(planned: Any, expected: str | N
     else:
         assert result.failures == []
         assert result.inputs["planned_deletions"] == expected
+
+
+def test_a_stale_listing_after_the_deletions_does_not_make_them_zero(
+    domo: EmulatorServer,
+) -> None:
+    # Issue 21: with a stale listing after the deletions, the error said "deleted 0
+    # versions" although all 7 were deleted.
+    domo.store.add_dataset("ds", records(9))
+    original = domo.store.handle
+    served: list[Any] = []
+
+    def stale_after_delete(request: Any) -> Any:
+        response = original(request)
+        if request.method == "GET":
+            served.append(response)
+            return served[0]
+        return response
+
+    domo.store.handle = stale_after_delete  # type: ignore[method-assign]
+    props = {
+        "dataset_id": "ds",
+        "policy": {"keep_last": 2},
+        "instance": domo.url,
+        "token": EMULATOR_TOKEN,
+        "planned_deletions": "1-7",
+    }
+    with pytest.raises(ApplyError) as caught:
+        DatasetVersionRetentionProvider().create(props)
+    message = str(caught.value)
+    assert "deleted 7 versions (ids 1, 2, 3, 4, 5, 6, 7)" in message
+    assert "Domo still lists ids 1, 2, 3, 4, 5, 6, 7 that this update deleted" in message
+    assert [v["dataId"] for v in domo.store.list_versions("ds")] == [8, 9]

@@ -167,3 +167,31 @@ def test_cli_output_never_carries_the_token(
     if verbose:
         assert "retrying" in result.stderr and "Traceback" in result.stderr
     assert_clean(result.output)
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [TOKEN[:24], TOKEN[-8:], TOKEN[5:13], TOKEN[:8], quote(TOKEN, safe="")[3:20]],
+    ids=["first-24", "last-8", "middle-8", "first-8", "url-escaped-piece"],
+)
+def test_an_echoed_run_of_8_or_more_characters_of_the_token_is_redacted(
+    emulator: EmulatorServer, echoed: str
+) -> None:
+    # A proxy that echoes only part of the header (its first 24 characters, say).
+    echoing(emulator, lambda _: ApiResponse(400, {"message": f"header was {echoed}..., refused"}))
+    with pytest.raises(BadRequestError) as caught:
+        client_for(emulator).list_versions(BUDGET_DATASET_ID)
+    text = str(caught.value)
+    assert echoed not in text
+    assert f"header was {REDACTED}..., refused" in text
+
+
+def test_a_run_shorter_than_8_and_the_public_emulator_token_s_words_stay(
+    emulator: EmulatorServer,
+) -> None:
+    client_for(emulator)
+    DomoClient(emulator.url, "emulator-token")
+    assert redact(f"x{TOKEN[:7]}x") == f"x{TOKEN[:7]}x"
+    assert redact("no emulator answers") == "no emulator answers"
+    assert redact("token emulator-token!") == f"token {REDACTED}!"
+    assert redact(f"{TOKEN[:10]} and {TOKEN[-9:]}") == f"{REDACTED} and {REDACTED}"
