@@ -492,6 +492,13 @@ def _parse_now(text: str | None) -> datetime:
 _POLICY_FLAGS = (
     ("--keep-last", "keep_last", int, "N", "Keep the N newest successful versions."),
     ("--keep-within", "keep_within", str, "DURATION", "Keep versions recorded within e.g. 30d."),
+    (
+        "--keep-noncurrent-within",
+        "keep_noncurrent_within",
+        str,
+        "DURATION",
+        "Keep the newest and every version replaced within e.g. 30d.",
+    ),
     ("--keep-since", "keep_since", str, "INSTANT", "Keep versions since e.g. 2024-01-01."),
     ("--keep-daily", "keep_daily", int, "N", "Keep the newest of each of the last N days."),
     ("--keep-weekly", "keep_weekly", int, "N", "Keep the newest of each of the last N weeks."),
