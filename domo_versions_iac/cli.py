@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from domo_versions_iac.errors import DomoError
     from domo_versions_iac.models import DataVersion
     from domo_versions_iac.policy import Plan, RetentionPolicy
+    from domo_versions_iac.report import Report
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 WORKERS = 8
@@ -778,7 +779,7 @@ def _write_output(path: str, flag: str, text: str) -> None:
         raise CliError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _write_chart(path: str, report: Any) -> None:
+def _write_chart(path: str, report: Report) -> None:
     from domo_versions_iac.report_chart import write_svg
 
     try:

@@ -101,7 +101,7 @@ def _draw_bars(ax: Any, data: list[tuple[str, int, int]], fmt: Any, locator: Any
     ax.barh(positions, kept, left=reclaimable, color=_KEPT, label="kept")
     ax.set_yticks(positions, labels, fontsize=8)
     ax.invert_yaxis()  # the largest reclaimable first
-    ax.xaxis.set_major_locator(locator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_locator(locator(nbins=6, steps=[1, 2, 5, 10]))
     ax.xaxis.set_major_formatter(fmt)
     ax.set_xlabel("bytes")
     ax.set_title(f"Reclaimable and kept bytes per dataset (top {TOP}, then the rest)")
@@ -117,7 +117,7 @@ def _draw_forecast(ax: Any, report: Report, fmt: Any, locator: Any) -> None:
     ax.fill_between(days, series, step="post", color=_RECLAIMABLE, alpha=0.2)
     ax.set_xlim(0, FORECAST_DAYS)
     ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(locator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_locator(locator(nbins=6, steps=[1, 2, 5, 10]))
     ax.yaxis.set_major_formatter(fmt)
     ax.set_xlabel(f"days after {format_instant(report.now)}")
     ax.set_ylabel("bytes (cumulative)")
