@@ -25,7 +25,7 @@ def test_versions_replaced_within_the_duration_stay_and_the_rest_go(
     domo.store.add_dataset("ds-a", make_versions(10))
     ws = stack_factory(PROGRAM)
     preview = ws.preview("--diff")
-    assert "dataset ds-a: delete 6 of 10 versions" in preview.stdout, preview.stdout
+    assert '"delete 6 of 10 versions, 2.1 MB, 21.0 k rows"' in preview.stdout, preview.stdout
     assert re.search(r'planned_deletions\s*: "1-6"', preview.stdout), preview.stdout
     assert remaining_ids(domo, "ds-a") == list(range(1, 11))
     ws.up()
