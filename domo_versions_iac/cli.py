@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from domo_versions_iac.client import DomoClient
     from domo_versions_iac.errors import DomoError
     from domo_versions_iac.models import DataVersion
-    from domo_versions_iac.policy import Plan
+    from domo_versions_iac.policy import Plan, RetentionPolicy
+    from domo_versions_iac.report import Report
 
 EXIT_OK, EXIT_ERROR, EXIT_PENDING = 0, 1, 2
 WORKERS = 8
@@ -494,6 +495,13 @@ def _parse_now(text: str | None) -> datetime:
 _POLICY_FLAGS = (
     ("--keep-last", "keep_last", int, "N", "Keep the N newest successful versions."),
     ("--keep-within", "keep_within", str, "DURATION", "Keep versions recorded within e.g. 30d."),
+    (
+        "--keep-noncurrent-within",
+        "keep_noncurrent_within",
+        str,
+        "DURATION",
+        "Keep the newest and every version replaced within e.g. 30d.",
+    ),
     ("--keep-since", "keep_since", str, "INSTANT", "Keep versions since e.g. 2024-01-01."),
     ("--keep-daily", "keep_daily", int, "N", "Keep the newest of each of the last N days."),
     ("--keep-weekly", "keep_weekly", int, "N", "Keep the newest of each of the last N weeks."),
@@ -545,6 +553,54 @@ def _policy_options(func: Callable[..., Any]) -> Callable[..., Any]:
         metavar="FILE",
         help="Policy JSON file (retention-policy.schema.json; '-' for stdin).",
     )(func)
+
+
+def _effective_policy(
+    ids: list[str],
+    policy_file: str | None,
+    flags: dict[str, Any],
+    allowed_versions: str | None,
+    holds: tuple[str, ...],
+) -> RetentionPolicy:
+    """The one policy ``plan`` and ``report`` apply, checked as the provider would check
+    each dataset's inputs; flags override the file."""
+    from domo_versions_iac.inputs import InputError, parse_inputs
+
+    if holds:
+        flags["holds"] = [_parse_hold(text) for text in holds]
+    policy, allowed_ids = _policy_input(policy_file, flags, allowed_versions)
+    extra = {} if allowed_ids is None else {"allowed_versions": allowed_ids}
+    try:
+        checked = [parse_inputs({"dataset_id": ds, "policy": policy, **extra}) for ds in ids]
+    except InputError as exc:
+        raise CliError(
+            "; ".join(
+                reason if reason.startswith(prop) else f"{prop}: {reason}"
+                for prop, reason in exc.failures
+            )
+        ) from exc
+    return checked[0].policy
+
+
+def _plan_datasets(
+    ids: list[str], policy: RetentionPolicy, moment: datetime, instance: str | None
+) -> tuple[dict[str, Plan], dict[str, DomoError]]:
+    """List every dataset concurrently and plan each (the budget reported, not raised)."""
+    from domo_versions_iac.policy import plan_retention
+
+    with _client(instance) as client:
+        listings, errors = list_datasets(client, ids, Progress(len(ids)))
+    plans = {
+        ds: plan_retention(versions, policy, moment, enforce_budget=False)
+        for ds, versions in listings.items()
+    }
+    return plans, errors
+
+
+def _echo_warnings(plans: dict[str, Plan]) -> None:
+    for ds, plan in plans.items():
+        for warning in plan.warnings:
+            click.echo(f"warning: dataset {ds}: {warning}", err=True)
 
 
 @cli.command("plan", epilog=CREDENTIALS_HELP)
@@ -603,34 +659,14 @@ def plan_command(
          dataset (as terraform plan -detailed-exitcode)
     """
     from domo_versions_iac import render
-    from domo_versions_iac.inputs import InputError, parse_inputs
-    from domo_versions_iac.policy import plan_retention
 
     ids = _unique(dataset_ids)
     options = _globals()
     verbose = options.verbose
     with _logging(verbose), _errors(verbose):
-        if holds:
-            flags["holds"] = [_parse_hold(text) for text in holds]
-        policy, allowed_ids = _policy_input(policy_file, flags, allowed_versions)
+        effective = _effective_policy(ids, policy_file, flags, allowed_versions, holds)
         moment = _parse_now(now)
-        extra = {} if allowed_ids is None else {"allowed_versions": allowed_ids}
-        try:  # as the provider would: every dataset id checked, one effective policy
-            checked = [parse_inputs({"dataset_id": ds, "policy": policy, **extra}) for ds in ids]
-        except InputError as exc:
-            raise CliError(
-                "; ".join(
-                    reason if reason.startswith(prop) else f"{prop}: {reason}"
-                    for prop, reason in exc.failures
-                )
-            ) from exc
-        effective = checked[0].policy
-        with _client(options.instance) as client:
-            listings, errors = list_datasets(client, ids, Progress(len(ids)))
-        plans: dict[str, Plan] = {
-            ds: plan_retention(versions, effective, moment, enforce_budget=False)
-            for ds, versions in listings.items()
-        }
+        plans, errors = _plan_datasets(ids, effective, moment, options.instance)
         if options.as_json:
             _print_json(render.plans_json(plans, errors, ids, forecast_days=forecast_days))
         elif plans:
@@ -641,9 +677,7 @@ def plan_command(
             if len(plans) > 1:
                 blocks.append(render.plans_total(plans))
             click.echo("\n\n".join(blocks))
-        for ds, plan in plans.items():
-            for warning in plan.warnings:
-                click.echo(f"warning: dataset {ds}: {warning}", err=True)
+        _echo_warnings(plans)
         for ds, plan in plans.items():
             if plan.budget_error:
                 click.echo(f"error: dataset {ds}: {plan.budget_error}", err=True)
@@ -652,6 +686,109 @@ def plan_command(
             sys.exit(EXIT_ERROR)
     pending = any(p.delete for p in plans.values())
     sys.exit(EXIT_PENDING if detailed_exitcode and pending else EXIT_OK)
+
+
+@cli.command("report", epilog=CREDENTIALS_HELP)
+@_common
+@_policy_options
+@click.option(
+    "--now",
+    metavar="INSTANT",
+    help="Plan as of this ISO-8601 instant (default: now; no offset means UTC).",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    metavar="FILE",
+    help="Also write the report as Markdown (totals, then the table) for a CI job summary "
+    "or a pull request comment.",
+)
+@click.option(
+    "--svg",
+    "svg_path",
+    metavar="FILE",
+    help="Also write a chart (reclaimable vs kept bytes per dataset, and the bytes deleted "
+    "over the next 90 days) as SVG; needs pip install 'domo-versions-iac[report]'.",
+)
+def report_command(
+    dataset_ids: tuple[str, ...],
+    policy_file: str | None,
+    allowed_versions: str | None,
+    holds: tuple[str, ...],
+    now: str | None,
+    markdown_path: str | None,
+    svg_path: str | None,
+    **flags: Any,
+) -> None:
+    """Show what one policy keeps and reclaims across datasets, without deleting anything.
+
+    Lists every dataset concurrently, plans each as `plan` does, and prints one
+    table sorted by reclaimable bytes: dataset, versions, kept, deletable, bytes
+    kept, bytes reclaimable, oldest and newest version; then the totals, with what
+    the next 90 days delete if nothing new is uploaded. A plan above the deletion
+    budget is marked "(over budget)" and warned about (pulumi preview refuses it).
+
+    --json prints {"format_version": 2, "datasets": {DATASET_ID: {...}}}, or
+    {"error": {"type", "status", "message"}} for a dataset that could not be listed.
+
+    \b
+    Exit codes:
+      0  every dataset listed
+      1  error (bad policy, credentials, a dataset not listed: its error row is
+         shown and the others are still reported)
+    """
+    from domo_versions_iac import report as report_module
+
+    ids = _unique(dataset_ids)
+    options = _globals()
+    verbose = options.verbose
+    with _logging(verbose), _errors(verbose):
+        if svg_path is not None:
+            _require_chart()
+        effective = _effective_policy(ids, policy_file, flags, allowed_versions, holds)
+        moment = _parse_now(now)
+        plans, errors = _plan_datasets(ids, effective, moment, options.instance)
+        report = report_module.build_report(plans, errors, policy=effective, now=moment)
+        if markdown_path is not None:
+            _write_output(markdown_path, "--markdown", report_module.report_markdown(report))
+        if svg_path is not None:
+            _write_chart(svg_path, report)
+        if options.as_json:
+            _print_json(report_module.report_json(report, ids))
+        else:
+            click.echo(report_module.report_text(report))
+        _echo_warnings(plans)
+        for ds, plan in plans.items():
+            if plan.budget_error:
+                click.echo(f"warning: dataset {ds}: {plan.budget_error}", err=True)
+        _report(errors, verbose)
+
+
+def _require_chart() -> None:
+    from domo_versions_iac.report_chart import ChartUnavailableError, require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ChartUnavailableError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _write_output(path: str, flag: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise CliError(f"{flag}: cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write_chart(path: str, report: Report) -> None:
+    from domo_versions_iac.report_chart import write_svg
+
+    try:
+        with open(path, "wb") as handle:
+            write_svg(report, handle)
+    except OSError as exc:
+        raise CliError(f"--svg: cannot write {path}: {exc.strerror or exc}") from exc
 
 
 @cli.group("emulator", cls=_Group, invoke_without_command=True)

@@ -33,6 +33,8 @@ class RetentionPolicyArgs(TypedDict, total=False):
     """Keep the N newest successful versions."""
     keep_within: pulumi.Input[str]
     """Keep every version recorded within this duration before now, e.g. "30d", "1y2m"."""
+    keep_noncurrent_within: pulumi.Input[str]
+    """Keep the newest successful version and each one replaced within this duration, e.g. "30d"."""
     keep_since: pulumi.Input[str]
     """Keep every version recorded at or after this instant, e.g. "2024-01-01"."""
     keep_daily: pulumi.Input[int]

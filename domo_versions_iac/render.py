@@ -273,7 +273,14 @@ _CALENDAR_UNITS = (
     ("keep_monthly", "month"),
     ("keep_yearly", "year"),
 )
-_ZONED_KEYS = ("keep_within", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly")
+_ZONED_KEYS = (
+    "keep_within",
+    "keep_noncurrent_within",
+    "keep_daily",
+    "keep_weekly",
+    "keep_monthly",
+    "keep_yearly",
+)
 
 
 def describe_policy(policy: RetentionPolicy) -> str:
@@ -306,6 +313,11 @@ def _keep_phrases(policy: RetentionPolicy) -> list[str]:
         keep.append(_newest(policy.keep_last))
     if policy.keep_within is not None:
         keep.append(f"every version recorded in the last {describe_duration(policy.keep_within)}")
+    if policy.keep_noncurrent_within is not None:
+        keep.append(
+            "every successful version replaced by a newer one in the last "
+            f"{describe_duration(policy.keep_noncurrent_within)}"
+        )
     if policy.keep_since is not None:
         keep.append(f"every version recorded since {format_instant(policy.keep_since)}")
     for key, unit in _CALENDAR_UNITS:

@@ -303,6 +303,7 @@ def _decide(
     oldest = _oldest_success(ordered)
     latest_upload = latest_upload_id(ordered)
     held = _held_reasons(policy, now)
+    noncurrent = _noncurrent_reasons(ordered, policy, now)
     grace = policy.grace
     past_now = grace.cutoff(now, tz) if grace is not None else now
     past_kept = _kept_at(ordered, policy, past_now) if grace is not None else None
@@ -325,6 +326,8 @@ def _decide(
                 reasons.append(f"keep_last #{rank}")
         if within_cutoff is not None and v.recorded_date >= within_cutoff:
             reasons.append(within_reason)
+        if noncurrent and v.data_id in noncurrent:
+            reasons.append(noncurrent[v.data_id])
         if since is not None and v.recorded_date >= since:
             reasons.append(since_reason)
         if success:
@@ -360,6 +363,35 @@ def _held_reasons(policy: RetentionPolicy, now: datetime) -> dict[int, tuple[str
         for hold in active
         for i in hold.versions
     }
+
+
+def _noncurrent_reasons(
+    ordered: list[DataVersion], policy: RetentionPolicy, now: datetime
+) -> dict[int, str]:
+    """id -> the keep_noncurrent_within reason of each version it keeps: the newest
+    successful version, and each successful version whose next newer successful version
+    (in the plan's order) was recorded at or after the cutoff. Failed and processing
+    uploads replace nothing."""
+    duration = policy.keep_noncurrent_within
+    if duration is None:
+        return {}
+    cutoff = duration.cutoff(now, policy.tz)
+    out: dict[int, str] = {}
+    newer: DataVersion | None = None
+    for v in ordered:
+        if v.upload_status != "success":
+            continue
+        if newer is None:
+            out[v.data_id] = f"keep_noncurrent_within {duration}: current version"
+        elif newer.recorded_date >= cutoff:
+            out[v.data_id] = (
+                f"keep_noncurrent_within {duration}: replaced by {newer.data_id} "
+                f"at {format_instant(newer.recorded_date)}"
+            )
+        else:
+            break  # every older success was replaced before the cutoff too
+        newer = v
+    return out
 
 
 def _give_grace_reasons(

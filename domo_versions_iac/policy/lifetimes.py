@@ -61,8 +61,9 @@ class Lifetimes:
     """eligible_at: when time alone, with no new upload, ends every reason to keep a version.
 
     A version is kept while any reason holds. keep_within holds until its cutoff
-    passes the version, a hold until its ``until``; the other reasons end only with
-    a new upload. With grace, it is also kept while the policy evaluated ``grace``
+    passes the version, keep_noncurrent_within until its cutoff passes the next newer
+    success (the replacement), a hold until its ``until``; the other reasons end only
+    with a new upload. With grace, it is also kept while the policy evaluated ``grace``
     earlier, over the versions recorded by then, keeps it: as that earlier instant
     moves on, versions already listed join it newest last, so its rank reasons end at
     the recorded date of the K-th newer success and its calendar reasons when a newer
@@ -106,20 +107,21 @@ class Lifetimes:
             return None  # keep_last, the guards, a calendar bucket: a new upload ends them
         limits = self._hold_limits(v)
         recorded = v.recorded_date
+        anchors = self._anchors(pos)
         grace = self.policy.grace
         if grace is None:
-            return self._end(self.now, limits, recorded)
+            return self._end(self.now, limits, anchors)
         past_limits = self._past_limits(pos)
         if past_limits is None:
             return None
         t = self.now
         for _ in range(_MAX_STEPS):
-            now_end = self._end(t, limits, recorded)
+            now_end = self._end(t, limits, anchors)
             earlier = grace.cutoff(t, self.tz)
             if earlier < recorded:  # not listed yet back then: spared until it is surplus
-                past_end: datetime | None = self._end(recorded, past_limits, recorded)
+                past_end: datetime | None = self._end(recorded, past_limits, anchors)
             else:
-                past_end = self._end(earlier, past_limits, recorded)
+                past_end = self._end(earlier, past_limits, anchors)
                 if past_end == earlier:
                     past_end = None  # surplus back then: grace spares nothing
             grace_end = t
@@ -150,22 +152,39 @@ class Lifetimes:
     def _hold_limits(self, v: DataVersion) -> list[datetime]:
         return [h.until for h in self.holds.get(v.data_id, ()) if h.until is not None]
 
-    def _end(self, start: datetime, limits: list[datetime], recorded: datetime) -> datetime | None:
+    def _anchors(self, pos: int) -> list[tuple[Duration, datetime]]:
+        """The duration rules that keep the version at ``pos`` while their cutoff is at or
+        before an instant: keep_within its recorded date, keep_noncurrent_within the
+        recorded date of the next newer success (the newest success has none: it is kept
+        until a new upload, like keep_last)."""
+        p = self.policy
+        anchors = []
+        if p.keep_within is not None:
+            anchors.append((p.keep_within, self.ordered[pos].recorded_date))
+        i = self.success_index[pos]
+        if p.keep_noncurrent_within is not None and i > 0:
+            anchors.append((p.keep_noncurrent_within, self.success_dates[i - 1]))
+        return anchors
+
+    def _end(
+        self, start: datetime, limits: list[datetime], anchors: list[tuple[Duration, datetime]]
+    ) -> datetime | None:
         """The end of the run of instants from ``start`` on at which a reason keeps the
-        version: each limit keeps it before that instant, keep_within while its cutoff
-        is at or before ``recorded`` (which can stop and start again: iterate)."""
-        within = self.policy.keep_within
+        version: each limit keeps it before that instant, each duration rule while its
+        cutoff is at or before its anchor (which can stop and start again: iterate)."""
         t = start
         for _ in range(_MAX_STEPS):
             end = t
             for limit in limits:
                 if limit > end:
                     end = limit
-            if within is not None and within.cutoff(t + _MICROSECOND, self.tz) <= recorded:
-                crossing = first_crossing(within, self.tz, recorded, t + _MICROSECOND)
-                if crossing is None:
-                    return None
-                end = max(end, crossing)
+            after = t + _MICROSECOND
+            for duration, anchor in anchors:
+                if duration.cutoff(after, self.tz) <= anchor:
+                    crossing = first_crossing(duration, self.tz, anchor, after)
+                    if crossing is None:
+                        return None
+                    end = max(end, crossing)
             if end == t:
                 return t
             t = end

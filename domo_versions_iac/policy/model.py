@@ -23,6 +23,7 @@ KEEP_RULES: tuple[str, ...] = (
     "allowed_versions",
     "keep_last",
     "keep_within",
+    "keep_noncurrent_within",
     "keep_since",
     "keep_daily",
     "keep_weekly",
@@ -101,13 +102,15 @@ class RetentionPolicy:
     """Which versions of one dataset to keep; see retention-policy.schema.json.
 
     Construct with :meth:`from_dict` for user input. Direct construction is checked
-    too (counts, empty policy, time zone) and normalises ``keep_within`` /
-    ``keep_since`` strings and ``allowed_versions`` to their canonical types.
+    too (counts, empty policy, time zone) and normalises ``keep_within``,
+    ``keep_noncurrent_within`` and ``keep_since`` strings and ``allowed_versions`` to
+    their canonical types.
     """
 
     allowed_versions: tuple[int, ...] | None = None
     keep_last: int | None = None
     keep_within: Duration | None = None
+    keep_noncurrent_within: Duration | None = None
     keep_since: datetime | None = None
     keep_daily: int | None = None
     keep_weekly: int | None = None
@@ -151,12 +154,12 @@ class RetentionPolicy:
             if any(not _is_int(i) or i < 0 for i in ids) or len(set(ids)) != len(ids):
                 raise key_error("allowed_versions", list(ids))
             set_(self, "allowed_versions", tuple(sorted(int(i) for i in ids)))
-        if isinstance(self.keep_within, str):
-            set_(self, "keep_within", parse_duration(self.keep_within))
-        elif self.keep_within is not None and not (
-            isinstance(self.keep_within, Duration) and str(self.keep_within)
-        ):
-            raise key_error("keep_within", self.keep_within)
+        for key in ("keep_within", "keep_noncurrent_within"):
+            value = getattr(self, key)
+            if isinstance(value, str):
+                set_(self, key, parse_duration(value, key))
+            elif value is not None and not (isinstance(value, Duration) and str(value)):
+                raise key_error(key, value)
         if isinstance(self.keep_since, str):
             set_(self, "keep_since", parse_instant(self.keep_since))
         elif self.keep_since is not None:

@@ -52,6 +52,8 @@ EXPECTED = {
         "violates plan",
         "pulumi up refused the stale plan: preview again",
         "total: 4 versions",
+        "## Retention report",
+        "| deletable now | ",
         "Stack 'ci' has been removed!",
         "emulator stopped",
     ],

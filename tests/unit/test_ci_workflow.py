@@ -121,3 +121,18 @@ def test_the_secrets_come_from_the_repository_settings() -> None:
     for secret in ("DOMO_DEVELOPER_TOKEN", "PULUMI_ACCESS_TOKEN"):
         assert f"secrets.{secret}" in text
     assert "vars.DOMO_INSTANCE" in text
+
+
+def test_the_nightly_run_adds_the_retention_report_and_its_chart(workflow: dict[str, Any]) -> None:
+    steps = workflow["jobs"]["preview"]["steps"]
+    report = next(s for s in steps if s.get("name") == "Retention report")
+    assert report["if"] == "${{ !cancelled() && github.event_name == 'schedule' }}"
+    run = report["run"]
+    assert 'domo-versions report $ids --policy "$REPORT_POLICY"' in run
+    assert '--markdown "$RUNNER_TEMP/retention.md"' in run
+    assert '--svg "$RUNNER_TEMP/retention.svg"' in run
+    assert run.index('cat "$RUNNER_TEMP/retention.md"') < run.index('>> "$GITHUB_STEP_SUMMARY"')
+    upload = next(s for s in steps if s.get("name") == "Keep the retention report")
+    assert upload["uses"].startswith("actions/upload-artifact@")
+    assert "${{ runner.temp }}/retention.svg" in upload["with"]["path"]
+    assert workflow["env"]["REPORT_POLICY"].endswith(".json")

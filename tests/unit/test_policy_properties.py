@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -110,6 +111,7 @@ def policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "keep_last": draw(counts),
         "keep_within": draw(durations),
+        "keep_noncurrent_within": draw(durations),
         "keep_since": draw(instants),
         "keep_daily": draw(counts),
         "keep_weekly": draw(counts),
@@ -135,6 +137,7 @@ def sparse_policy_dicts(draw: st.DrawFn) -> dict[str, Any]:
     rules = {
         "keep_last": st.integers(1, 4),
         "keep_within": st.sampled_from(["36h", "5d", "2w", "1m"]),
+        "keep_noncurrent_within": st.sampled_from(["36h", "5d", "2w", "1m"]),
         "keep_daily": st.integers(1, 4),
         "keep_weekly": st.integers(1, 3),
         "keep_monthly": st.integers(1, 3),
@@ -210,6 +213,10 @@ def oracle_kept(versions: list[DataVersion], p: RetentionPolicy, now: datetime =
     if p.keep_within is not None:
         cutoff = p.keep_within.cutoff(now, _tz(p.timezone))
         keep |= {v.data_id for v in versions if v.recorded_date >= cutoff}
+    if p.keep_noncurrent_within is not None:  # the newest, and what was replaced since
+        cutoff = p.keep_noncurrent_within.cutoff(now, _tz(p.timezone))
+        keep |= {v.data_id for v in success[:1]}
+        keep |= {old.data_id for new, old in pairwise(success) if new.recorded_date >= cutoff}
     if p.keep_since is not None:
         keep |= {v.data_id for v in versions if v.recorded_date >= p.keep_since}
     keep |= {v.data_id for v in versions if v.upload_status not in ("success", "error")}
