@@ -137,14 +137,16 @@ class _Handler(BaseHTTPRequestHandler):
             index=index_values[-1] if index_values else None,
             body=body,
         )
-        response = self.server.emulator.store.handle(request)
-        if response.delay > 0 and self.server.emulator._stopping.wait(response.delay):
-            self._drop()
-            return
-        if response.drop:
-            self._drop()
-            return
-        self._send_json(response.status, response.body, response.headers)
+        store = self.server.emulator.store
+        with store.serving(method):
+            response = store.handle(request)
+            if response.delay > 0 and self.server.emulator._stopping.wait(response.delay):
+                self._drop()
+                return
+            if response.drop:
+                self._drop()
+                return
+            self._send_json(response.status, response.body, response.headers)
 
     def _control(self, method: str, path: str, body: bytes) -> None:
         store = self.server.emulator.store
