@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -132,12 +133,22 @@ def widen(pool: ThreadPoolExecutor, workers: int) -> bool:
     return True
 
 
-def serving_executor() -> ThreadPoolExecutor | None:
-    """The ThreadPoolExecutor whose worker thread is running this code, if any."""
+def serving_executor(attempts: int = 40) -> ThreadPoolExecutor | None:
+    """The ThreadPoolExecutor whose worker thread is running this code, if any.
+
+    A new worker thread may run its first call before the submitting thread has added
+    it to the executor's ``_threads`` (just after ``start()``), so a miss is retried a
+    few times, 5 ms apart (at most 0.2 s, once per process).
+    """
     me = threading.current_thread()
-    for candidate in gc.get_objects():
-        if isinstance(candidate, ThreadPoolExecutor) and me in getattr(candidate, "_threads", ()):
-            return candidate
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.005)
+        for candidate in gc.get_objects():
+            if isinstance(candidate, ThreadPoolExecutor) and me in getattr(
+                candidate, "_threads", ()
+            ):
+                return candidate
     return None
 
 
