@@ -28,6 +28,9 @@ Retry policy
   limiters reject before doing work) IS retried under the same budget, waiting
   ``Retry-After`` when given (else the backoff); a failure to *connect* (refused,
   connect timeout) raises plain :class:`DomoConnectionError`, not retried.
+* A 429 also pauses every other call of the same client (the same instance and token)
+  until the wait it asked for is over (:mod:`~domo_versions_iac.throttle`): with up to
+  32 datasets in flight, the others would only earn 429s of their own.
 
 Deadline
 --------
@@ -83,6 +86,7 @@ from domo_versions_iac.retry import (
     full_jitter,
     parse_retry_after,
 )
+from domo_versions_iac.throttle import Throttle
 from domo_versions_iac.transport import CA_BUNDLE_ENV, DeadlinePassed, exchange, new_session
 
 logger = logging.getLogger("domo_versions_iac.client")
@@ -171,6 +175,7 @@ class DomoClient:
         self._sleep = sleep
         self._random = random.Random()
         self._random_lock = threading.Lock()
+        self._throttle = Throttle(sleep=sleep)  # a 429 pauses every thread of this client
         self._user_agent = _user_agent()
         self._owns_session = session is None
         self._session = new_session(self._base_url, pool_size) if session is None else session
@@ -335,6 +340,7 @@ class DomoClient:
         rules = RULES[method]
         while True:
             state.number += 1
+            self._throttle.wait(deadline_at)
             try:
                 response = exchange(
                     self._session,
@@ -371,6 +377,8 @@ class DomoClient:
             )
             if rules.retries_status(status):
                 delay = retry_after if retry_after is not None else self._backoff(state.number)
+                if status == 429:
+                    self._throttle.pause(delay)
                 if self._may_retry(state, delay, error, method, dataset_id):
                     response.close()
                     continue
