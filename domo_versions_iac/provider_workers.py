@@ -15,7 +15,8 @@ the host calls on one of that pool's worker threads):
   threads. Spare threads keep ``check`` and ``diff`` answering while every slot deletes.
 * only inside the dynamic-provider host, only for pulumi SDK versions in
   :data:`KNOWN_SDK` (where that layout is known and tested: the package's own range),
-  and only when the executor looks as expected. Otherwise it says why on stderr and the
+  and only when the executor looks as expected. Otherwise it says why (one line on
+  stdout, which the engine shows; it does not show stderr) and the
   host keeps its 4 threads: slower, never wrong.
 
 The number of datasets worked on at once is bounded by :func:`dataset_slot`, a
@@ -85,7 +86,7 @@ def configure_provider_process() -> None:
         _widened = True
     warning = widen_host_pool(bound + SPARE_THREADS)
     if warning:
-        print(f"warning: domo-versions-iac: {warning}", file=sys.stderr, flush=True)
+        print(f"warning: domo-versions-iac: {warning}", flush=True)  # stdout: shown by the engine
 
 
 @contextmanager

@@ -54,6 +54,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of 32 new connections (the
+    # provider's first wave) would see SYNs dropped and retried a second later.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: EmulatorServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
