@@ -1,8 +1,9 @@
 """One pause for every thread of a client when Domo answers 429 (too many requests).
 
-`pulumi up` works on up to 32 datasets at once (provider_workers), and the program
-lists up to 32 at once: all through one :class:`~domo_versions_iac.client.DomoClient`
-per instance and token. A 429 to any of them means the token is being rate limited.
+The program lists up to 32 datasets at once, and the provider works on up to 32 at once
+(provider_workers); in each process, every request to one instance with one token goes
+through one :class:`~domo_versions_iac.client.DomoClient`. A 429 to any of them means
+the token is being rate limited.
 The call that got it waits ``Retry-After`` (or its backoff) and retries, as before; with
 this gate the other calls of the same client also hold their next request until that
 pause is over, instead of each earning a 429 of its own. Pauses only lengthen: the
