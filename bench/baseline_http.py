@@ -4,11 +4,12 @@ Per dataset: one GET (the listing), the DELETE batches for the surplus (the olde
 ``M - keep_last`` ids, ``batch_size`` ids per DELETE), one confirming GET. Bodies are
 parsed with ``json`` only; no schema validation, no policy engine, no Pulumi.
 
-Concurrency: a ThreadPoolExecutor of ``CONCURRENCY = 4`` workers sharing one
-``requests.Session`` (keep-alive). Four because the Python dynamic provider serves
-its gRPC calls on ``ThreadPoolExecutor(max_workers=4)`` (pulumi/dynamic/__main__.py):
-whatever ``pulumi up --parallel`` says (default 8 on this 2-core box), at most 4
-provider calls, hence at most 4 datasets' HTTP conversations, are in flight at once.
+Concurrency: a ThreadPoolExecutor of ``CONCURRENCY = 32`` workers sharing one
+``requests.Session`` (keep-alive): what a user's own script would do. (Until issue 24
+it was 4, the threads of Pulumi's Python dynamic-provider host, which then bounded the
+provider; the provider now works on up to 32 datasets at once, see
+domo_versions_iac/provider_workers.py.) ``run_baseline(..., concurrency=4)`` still
+measures the old figure.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from domo_versions_iac.emulator import EMULATOR_TOKEN
 from domo_versions_iac.models import DEFAULT_BATCH_SIZE
 
-CONCURRENCY = 4
+CONCURRENCY = 32
 
 
 @dataclass

@@ -30,6 +30,10 @@ Retry policy
   :func:`domo_versions_iac.deletion.apply_retention` sends again, after a fresh listing
   and the deletion gate. For a throttle it first waits with :meth:`DomoClient.wait_to_resend`
   (``Retry-After``, else the backoff; within ``max_attempts`` and ``max_retry_seconds``).
+* A 429 (or Domo's 403 rate limit) also pauses every other call of the same client (the
+  same instance and token) until the wait it asked for is over
+  (:mod:`~domo_versions_iac.throttle`): with up to 32 datasets in flight, the others
+  would only earn throttles of their own.
 
 Deadline
 --------
@@ -86,6 +90,7 @@ from domo_versions_iac.retry import (
     full_jitter,
     parse_retry_after,
 )
+from domo_versions_iac.throttle import Throttle
 from domo_versions_iac.transport import CA_BUNDLE_ENV, DeadlinePassed, exchange, new_session
 
 logger = logging.getLogger("domo_versions_iac.client")
@@ -174,6 +179,7 @@ class DomoClient:
         self._sleep = sleep
         self._random = random.Random()
         self._random_lock = threading.Lock()
+        self._throttle = Throttle(sleep=sleep)  # a 429 pauses every thread of this client
         self._user_agent = _user_agent()
         self._owns_session = session is None
         self._session = new_session(self._base_url, pool_size) if session is None else session
@@ -359,6 +365,7 @@ class DomoClient:
         unreachable: DomoError | None = None  # the last attempt could not even connect
         while True:
             state.number += 1
+            self._throttle.wait(deadline_at)
             try:
                 response = exchange(
                     self._session,
@@ -398,11 +405,15 @@ class DomoClient:
                 response, method, retry_after=retry_after, **self._context(dataset_id, ids)
             )
             # Domo's 403 "API Rate limit reached." is a throttle: it follows the 429 rule.
-            if rules.retries_status(429 if isinstance(error, RateLimitedError) else status):
-                delay = retry_after if retry_after is not None else self._backoff(state.number)
-                if self._may_retry(state, delay, error, method, dataset_id):
-                    response.close()
-                    continue
+            throttled = status == 429 or isinstance(error, RateLimitedError)
+            delay = retry_after if retry_after is not None else self._backoff(state.number)
+            if throttled:  # every call of this client waits too, a DELETE's included
+                self._throttle.pause(delay)
+            if rules.retries_status(429 if throttled else status) and self._may_retry(
+                state, delay, error, method, dataset_id
+            ):
+                response.close()
+                continue
             raise error
 
     def _may_retry(

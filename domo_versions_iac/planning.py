@@ -41,6 +41,7 @@ from domo_versions_iac.policy import (
     format_count,
     plan_retention,
 )
+from domo_versions_iac.provider_workers import MAX_UP_CONCURRENCY
 from domo_versions_iac.settings import plan_concurrency_or_default
 
 if TYPE_CHECKING:  # the client (and requests) is imported only when one is built
@@ -70,7 +71,9 @@ def client_for(creds: Credentials) -> DomoClient:
                 creds.instance,
                 creds.token,
                 allowed_hosts=creds.allowed_hosts,
-                pool_size=CLIENT_POOL_SIZE,
+                # keep-alive connections for the program's plans and the provider's
+                # DOMO_UP_CONCURRENCY datasets, whichever is larger (a bound, not a limit)
+                pool_size=max(CLIENT_POOL_SIZE, MAX_UP_CONCURRENCY),
             )
     return client
 

@@ -54,6 +54,7 @@ from domo_versions_iac.policy import (
     format_count,
 )
 from domo_versions_iac.program_plan import PLAN_BASIS, PLAN_ERROR, PLAN_SUMMARY, PLANNED
+from domo_versions_iac.provider_workers import configure_provider_process, dataset_slot
 
 if TYPE_CHECKING:  # requests is imported only by an update or refresh, not by preview
     from domo_versions_iac.client import DomoClient
@@ -112,6 +113,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         report_plainly()
+        configure_provider_process()  # past the host's 4 threads (provider_workers)
         self._stack_config = {key: req.config.get(key) for key in CONFIG_KEYS}
 
     # -- engine calls ----------------------------------------------------------------
@@ -178,7 +180,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         inputs = parse_inputs(props, computed_keys=(*_OUTPUT_KEYS, *LEGACY_OUTPUTS))
         client = self._client(inputs)
         try:
-            versions = client.list_versions(inputs.dataset_id)
+            with dataset_slot():
+                versions = client.list_versions(inputs.dataset_id)
         except DatasetNotFoundError as exc:
             raise ApplyError(str(_dataset_gone(exc))) from None
         except DomoError as exc:
@@ -213,7 +216,8 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         """Delete what this update's preview showed, where the gate still allows it."""
         inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
         shown = set(_planned_ids(props.get(PLANNED) or "") or ())
-        outcome = _delete_surplus(self._client(inputs), inputs, shown)
+        with dataset_slot():  # at most DOMO_UP_CONCURRENCY datasets at once
+            outcome = _delete_surplus(self._client(inputs), inputs, shown)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
         if inputs.token is not None:
             # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.

@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from domo_versions_iac.emulator.store import Fault
+from domo_versions_iac.emulator.store import Fault, max_in_flight
 
 
 class EmulatorControlError(RuntimeError):
@@ -52,12 +52,18 @@ class EmulatorControl:
         self._call("POST", "reset")
 
     def requests(self) -> list[dict[str, Any]]:
-        """The request log: dicts with method, path, dataset_id, index, body_ids, status."""
+        """The request log: dicts with method, path, dataset_id, index, body_ids, status,
+        in_flight (requests being served when it arrived, by method, itself included)."""
         result: list[dict[str, Any]] = self._call("GET", "requests")
         return result
 
     def clear_requests(self) -> None:
         self._call("DELETE", "requests")
+
+    def max_in_flight(self, method: str) -> int:
+        """The most ``method`` requests ("GET", "DELETE") the emulator served at once
+        since the log was last cleared (each logged request records ``in_flight``)."""
+        return max_in_flight(self.requests(), method)
 
     def inject_fault(self, fault: Fault | None = None, **fields: Any) -> dict[str, Any]:
         """Pass a :class:`Fault` or its fields as keywords."""

@@ -54,6 +54,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of 32 new connections (the
+    # provider's first wave) would see SYNs dropped and retried a second later.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: EmulatorServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -137,14 +140,16 @@ class _Handler(BaseHTTPRequestHandler):
             index=index_values[-1] if index_values else None,
             body=body,
         )
-        response = self.server.emulator.store.handle(request)
-        if response.delay > 0 and self.server.emulator._stopping.wait(response.delay):
-            self._drop()
-            return
-        if response.drop:
-            self._drop()
-            return
-        self._send_json(response.status, response.body, response.headers)
+        store = self.server.emulator.store
+        with store.serving(method):
+            response = store.handle(request)
+            if response.delay > 0 and self.server.emulator._stopping.wait(response.delay):
+                self._drop()
+                return
+            if response.drop:
+                self._drop()
+                return
+            self._send_json(response.status, response.body, response.headers)
 
     def _control(self, method: str, path: str, body: bytes) -> None:
         store = self.server.emulator.store

@@ -13,6 +13,11 @@ Behaviour (mirrors Domo's v2 data versions API as documented, worst case where u
   absent counts as ``false``; a value other than ``true``/``false`` is a 400. Unknown
   or already deleted ids are ignored (Domo's behaviour here is undocumented).
 * Every error body is Domo-shaped: ``{"status", "statusReason", "message", "toe"}``.
+
+Concurrency is observable without timing: the HTTP layer holds :meth:`EmulatorStore.serving`
+while it answers a request (latency included), and each logged request records how many
+requests of each method were in flight when it arrived (``in_flight``, itself included),
+so :meth:`EmulatorStore.max_in_flight` is the most that were ever served at once.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import copy
 import json
 import threading
 import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
@@ -100,6 +108,9 @@ class RequestRecord:
     index: bool | None
     body_ids: list[int] | None
     status: int | None
+    # Requests being served when this one arrived, by method, itself included (only
+    # requests served over HTTP are counted; see EmulatorStore.serving).
+    in_flight: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,6 +181,7 @@ class EmulatorStore:
         self._faults: list[Fault] = []
         self._requests: list[RequestRecord] = []
         self._latency = 0.0
+        self._active: Counter[str] = Counter()  # being served now, by method
         self.reset()
 
     # -- state -------------------------------------------------------------------------
@@ -324,6 +336,22 @@ class EmulatorStore:
         with self._lock:
             self._requests = []
 
+    @contextmanager
+    def serving(self, method: str) -> Iterator[None]:
+        """Count one request as in flight while the HTTP layer answers it (its latency and
+        the writing of its answer included)."""
+        with self._lock:
+            self._active[method] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active[method] -= 1
+
+    def max_in_flight(self, method: str) -> int:
+        """The most ``method`` requests (e.g. "DELETE") ever in flight at once, per the log."""
+        return max_in_flight((record.to_dict() for record in self.requests), method)
+
     # -- the API -----------------------------------------------------------------------
 
     def _take_fault(self, method: str, dataset_id: str) -> Fault | None:
@@ -352,6 +380,7 @@ class EmulatorStore:
                     index=index,
                     body_ids=body_ids,
                     status=None if response.drop else response.status,
+                    in_flight={key: count for key, count in self._active.items() if count},
                 )
             )
             return response
@@ -412,6 +441,18 @@ class EmulatorStore:
             response = ApiResponse(status=200, body=None)
         response.delay = delay
         return response, index, body_ids
+
+
+def max_in_flight(records: Iterable[dict[str, Any]], method: str) -> int:
+    """The most ``method`` requests in flight at once, from logged records (as dicts).
+
+    Concurrency peaks when a request arrives, so the peak is the largest count any
+    arriving request of that method saw.
+    """
+    return max(
+        (int((r.get("in_flight") or {}).get(method, 0)) for r in records if r["method"] == method),
+        default=0,
+    )
 
 
 def _copy_record(record: dict[str, Any]) -> dict[str, Any]:

@@ -498,6 +498,7 @@ def test_http_controls_mirror_the_store(emulator: EmulatorServer) -> None:
             "index": None,
             "body_ids": None,
             "status": 429,
+            "in_flight": {"GET": 1},
         }
         control.clear_requests()
         assert control.requests() == []
@@ -562,3 +563,52 @@ def test_a_listing_is_a_copy_down_to_nested_fields() -> None:
     again = store.list_versions("ds")[0]
     assert again["numRows"] not in (-1, -2)
     assert again["extra"] == {"a": [1]}
+
+
+def test_store_records_how_many_requests_were_in_flight() -> None:
+    from domo_versions_iac.emulator import ApiRequest
+
+    store = EmulatorStore(small_seed())
+    get = ApiRequest("GET", "/p", "ds", "t1")
+    delete = ApiRequest("DELETE", "/p", "ds", "t1", index="false", body=b"[1]")
+    with store.serving("DELETE"):
+        store.handle(delete)
+        with store.serving("DELETE"), store.serving("GET"):
+            store.handle(get)
+    with store.serving("GET"):
+        store.handle(get)
+    assert [r.in_flight for r in store.requests] == [
+        {"DELETE": 1},
+        {"DELETE": 2, "GET": 1},
+        {"GET": 1},
+    ]
+    assert (store.max_in_flight("DELETE"), store.max_in_flight("GET")) == (1, 1)
+    store.clear_requests()
+    assert store.max_in_flight("DELETE") == 0
+
+
+def test_requests_in_flight_over_http(emulator: EmulatorServer) -> None:
+    """A DELETE held by latency is still in flight when a GET arrives: the log says so."""
+    emulator.store.inject_fault(Fault(method="DELETE", latency=30))
+    url = api(emulator, SALES_DATASET_ID)
+
+    def send_delete() -> None:
+        with contextlib.suppress(requests.RequestException):
+            requests.delete(url, headers=AUTH, data=b"[1]", timeout=60)
+
+    held = threading.Thread(target=send_delete, daemon=True)
+    held.start()
+    for _ in range(500):  # bounded: the DELETE is logged once it is being served
+        if emulator.store.requests:
+            break
+        time.sleep(0.01)
+    assert requests.get(url, headers=AUTH, timeout=5).status_code == 200
+    with EmulatorControl(emulator.url) as control:
+        log = control.requests()
+        assert [(r["method"], r["in_flight"]) for r in log] == [
+            ("DELETE", {"DELETE": 1}),
+            ("GET", {"DELETE": 1, "GET": 1}),
+        ]
+        assert control.max_in_flight("DELETE") == 1 and control.max_in_flight("GET") == 1
+    emulator.stop()  # ends the held DELETE (its connection is dropped)
+    held.join(timeout=10)
