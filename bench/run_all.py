@@ -1,7 +1,7 @@
 """Run every benchmark, print one table of ratios, write the raw figures as JSON.
 
     make bench                                   # full run (< 25 min on 2 cores)
-    .venv/bin/python bench/run_all.py --quick    # smoke: tiny sizes, < 60 s
+    .venv/bin/python bench/run_all.py --quick    # tiny sizes, < 60 s (--smoke: each step once)
     .venv/bin/python bench/run_all.py --sizes 1,100 --latency 0.05 --json out.json
 
 Needs the real Pulumi CLI (PULUMI_BIN_DIR, set by `make bench`). Everything runs on
@@ -599,7 +599,12 @@ def run_slow_only(args: argparse.Namespace, sizes: list[int]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test, < 60 s)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (< 60 s)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="each step once at the smallest size: proves the harness runs (the test suite's)",
+    )
     parser.add_argument("--sizes", help="comma-separated N values (default 1,100,1000)")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per request")
     parser.add_argument("--json", metavar="PATH", default=str(DEFAULT_JSON))
@@ -616,11 +621,12 @@ def main(argv: list[str] | None = None) -> int:
             from domo_versions_iac.testing import find_pulumi_bin_dir
 
             os.environ["PULUMI_BIN_DIR"] = str(find_pulumi_bin_dir())
-    default_sizes = QUICK_SIZES if args.quick else FULL_SIZES
+    args.quick = args.quick or args.smoke
+    default_sizes = (1,) if args.smoke else QUICK_SIZES if args.quick else FULL_SIZES
     sizes = sorted({int(s) for s in args.sizes.split(",")} if args.sizes else set(default_sizes))
     if args.slow_only:
         return run_slow_only(args, sizes)
-    big_versions = 1_000 if args.quick else 100_000
+    big_versions = 100 if args.smoke else 1_000 if args.quick else 100_000
     started = time.perf_counter()
     raw: dict[str, Any] = {
         "config": {

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -812,26 +813,37 @@ def _write_chart(path: str, report: Report) -> None:
     metavar="SECONDS",
     help="Delay every API answer by this many seconds.",
 )
+@click.option(
+    "--url-file",
+    metavar="FILE",
+    help="Write the URL to FILE once listening (removed when it stops); "
+    "`emulator status --url-file FILE` waits for it.",
+)
 @_VERBOSE_OPTION
 @click.pass_context
-def emulator_command(ctx: click.Context, port: int, seed_path: str | None, latency: float) -> None:
+def emulator_command(
+    ctx: click.Context, port: int, seed_path: str | None, latency: float, url_file: str | None
+) -> None:
     """Run the local Domo emulator on 127.0.0.1 until Ctrl-C or SIGTERM.
 
     Prints the URL it listens on (first line), the token it accepts and its dataset
-    ids. Point the other commands at it with DOMO_INSTANCE=URL and
-    DOMO_DEVELOPER_TOKEN=TOKEN. Exit codes: 0 stopped cleanly, 1 error (bad seed,
-    port in use).
+    ids; with --url-file, also writes the URL to FILE. Point the other commands at it
+    with DOMO_INSTANCE=URL and DOMO_DEVELOPER_TOKEN=TOKEN. Exit codes: 0 stopped
+    cleanly, 1 error (bad seed, port in use).
 
     The subcommands talk to an emulator that is already running (its URL from
     --url or DOMO_INSTANCE): add-version simulates an upload, status says whether
-    it is up (and can wait for it).
+    it is up (and can wait for it, given --url-file, for this very emulator).
     """
     if ctx.invoked_subcommand is not None:
         return
     verbose = _globals().verbose
+    url_path = Path(url_file).resolve() if url_file else None
     with _errors(verbose):
         from domo_versions_iac.emulator import SeedError, serve
 
+        if url_path is not None:  # a stale file must not point `status` at another server
+            url_path.unlink(missing_ok=True)
         try:
             server = serve(port=port, seed_path=seed_path, latency=latency)
         except SeedError as exc:
@@ -841,6 +853,11 @@ def emulator_command(ctx: click.Context, port: int, seed_path: str | None, laten
                 f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
                 "choose another --port (0 picks a free one)"
             ) from exc
+        if url_path is not None:
+            server.url_file = str(url_path)
+            partial = url_path.with_name(url_path.name + ".partial")
+            partial.write_text(server.url + "\n")
+            partial.replace(url_path)  # whole or absent: never half a URL
     stopping: list[int] = []
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -865,6 +882,8 @@ def emulator_command(ctx: click.Context, port: int, seed_path: str | None, laten
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.stop()
+        if url_path is not None:
+            url_path.unlink(missing_ok=True)
     click.echo("emulator stopped", err=True)
 
 
@@ -971,6 +990,12 @@ def add_version_command(
 @emulator_command.command("status")
 @_URL_OPTION
 @click.option(
+    "--url-file",
+    metavar="FILE",
+    help="The URL from the file `emulator --url-file FILE` writes; status also checks that "
+    "the emulator answering there is the one that wrote FILE.",
+)
+@click.option(
     "--wait",
     type=click.FloatRange(min=0),
     default=0.0,
@@ -978,30 +1003,23 @@ def add_version_command(
     help="Wait up to this long for the emulator to answer (e.g. just after starting it).",
 )
 @_global_options
-def status_command(url: str | None, wait: float) -> None:
+def status_command(url: str | None, url_file: str | None, wait: float) -> None:
     """Say whether an emulator answers at the URL, and list its datasets.
 
+    With --url-file FILE it waits for FILE, and succeeds only if the emulator that
+    answers is the one that wrote FILE (not another process that held the port).
     Exit codes: 0 it answers, 1 it does not (within --wait seconds).
     """
     options = _globals()
     with _errors(options.verbose):
-        import requests
-
-        from domo_versions_iac.emulator.control import EmulatorControl, EmulatorControlError
-
-        base = _emulator_url(url)
+        if url is not None and url_file is not None:
+            raise CliError("give --url or --url-file, not both")
         deadline = time.monotonic() + wait
-        with EmulatorControl(base, timeout=2.0) as control:
-            while True:
-                try:
-                    health = control.health()
-                    break
-                except EmulatorControlError as exc:
-                    raise CliError(f"{base} answers, but not as the emulator: {exc}") from exc
-                except requests.RequestException as exc:
-                    if time.monotonic() >= deadline:
-                        raise _unreachable(base) from exc
-                    time.sleep(0.1)
+        if url_file is not None:
+            base, health = _wait_for_url_file(Path(url_file).resolve(), deadline)
+        else:
+            base = _emulator_url(url)
+            health = _wait_for_health(base, deadline)
         if options.as_json:
             _print_json({"url": base, **health})
             return
@@ -1009,6 +1027,56 @@ def status_command(url: str | None, wait: float) -> None:
         click.echo(f"emulator at {base} is up: {len(datasets)} datasets")
         for dataset_id in datasets:
             click.echo(f"  {dataset_id}")
+
+
+def _health(base: str) -> dict[str, Any] | None:
+    """The emulator's health answer at ``base``; None if nothing answers there."""
+    import requests
+
+    from domo_versions_iac.emulator.control import EmulatorControl, EmulatorControlError
+
+    with EmulatorControl(base, timeout=2.0) as control:
+        try:
+            return control.health()
+        except EmulatorControlError as exc:
+            raise CliError(f"{base} answers, but not as the emulator: {exc}") from exc
+        except requests.RequestException:
+            return None
+
+
+def _wait_for_health(base: str, deadline: float) -> dict[str, Any]:
+    """The emulator's health answer at ``base``, polled until ``deadline``."""
+    while (health := _health(base)) is None:
+        if time.monotonic() >= deadline:
+            raise _unreachable(base)
+        time.sleep(0.1)
+    return health
+
+
+def _wait_for_url_file(path: Path, deadline: float) -> tuple[str, dict[str, Any]]:
+    """The URL in ``path`` and the health of the emulator that wrote it, polled until
+    ``deadline``: an answer from any other server at that URL is refused."""
+    while True:
+        base = path.read_text().strip() if path.is_file() else ""
+        health = _health(base) if base else None
+        if health is not None and health.get("url_file") == str(path):
+            return base, health
+        if health is not None:
+            problem = (
+                f"the emulator at {base} did not write {path} (the file is stale, or another "
+                f"emulator holds the port): start one with `domo-versions emulator "
+                f"--url-file {path}`"
+            )
+        elif base:
+            problem = f"no emulator answers at {base}, the URL in {path}"
+        else:
+            problem = (
+                f"no emulator wrote its URL to {path}: did `domo-versions emulator "
+                f"--url-file {path}` start? (it says why not)"
+            )
+        if time.monotonic() >= deadline:
+            raise CliError(problem)
+        time.sleep(0.1)
 
 
 def main() -> None:

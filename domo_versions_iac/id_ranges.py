@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+MAX_IDS = 1_000_000
+"""The most ids a range text may name. Ranges are read from state and saved plans,
+which a person can edit; no listing holds more versions (a listing of 100,000 is
+~20 MB of JSON), and expanding "0-9999999999" would exhaust memory."""
+
 
 def format_ranges(ids: Iterable[int]) -> str:
     """Sorted, de-duplicated, runs of consecutive ids as 'first-last': '1-7, 9'."""
@@ -23,12 +28,15 @@ def format_ranges(ids: Iterable[int]) -> str:
     return ", ".join(parts)
 
 
-def parse_ranges(text: str) -> list[int]:
+def parse_ranges(text: str, *, limit: int = MAX_IDS) -> list[int]:
     """Inverse of :func:`format_ranges`: '1-7, 9' -> [1, ..., 7, 9], sorted, unique.
 
-    Raises ValueError naming the part it cannot read ('3-1', 'x', '-2').
+    Raises ValueError naming the part it cannot read ('3-1', 'x', '-2', '٣': ASCII
+    digits only), or saying that the text names more than ``limit`` ids (counted
+    before any range is expanded).
     """
     ids: set[int] = set()
+    named = 0
     for part in text.split(","):
         part = part.strip()
         if not part:
@@ -41,6 +49,11 @@ def parse_ranges(text: str) -> list[int]:
             raise ValueError(f"not an id or id range: {part!r}") from None
         if last < first:
             raise ValueError(f"range runs backwards: {part!r}")
+        named += last - first + 1
+        if named > limit:
+            raise ValueError(
+                f"too many ids: {part!r} brings the count past {limit:,}, more than a listing holds"
+            )
         ids.update(range(first, last + 1))
     return sorted(ids)
 

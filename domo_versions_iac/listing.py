@@ -120,7 +120,7 @@ def decode_json(chunks: Iterable[bytes], *, window: int = _WINDOW) -> Any:
         text = b"".join((head, *source)).decode(encoding, "surrogatepass")
         return json.loads(text, object_hook=_version_or_dict)
     except ValueError:
-        raise _NotJSON(_start_of(head[:_HEAD])) from None
+        raise _NotJSON(_start_of(head[:_HEAD], whole=len(head) < _HEAD)) from None
 
 
 def _first_bytes(source: Iterator[bytes], size: int) -> bytes:
@@ -136,11 +136,17 @@ def _first_bytes(source: Iterator[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-def _start_of(head: bytes) -> str:
-    """The start of the body as text: in its encoding, else UTF-8 with replacements."""
+def _start_of(head: bytes, *, whole: bool) -> str:
+    """The start of the body as text: in its encoding, else UTF-8 with replacements.
+
+    A character cut at the end of ``head`` is left out when the body goes on past it;
+    when ``head`` is the ``whole`` body, a cut character is a broken one, shown as
+    U+FFFD as when the body is decoded whole.
+    """
     try:
         encoding = json.detect_encoding(head)
-        return codecs.getincrementaldecoder(encoding)("surrogatepass").decode(head)
+        decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
+        return decoder.decode(head, final=whole)
     except ValueError:
         return head.decode("utf-8", "replace")
 

@@ -193,7 +193,15 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         if drift:
             print(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
             outs[DRIFT] = f"{format_instant(_now())} {drift}"
-        if drift or outs != props:  # drifted, or state from an earlier release
+        unreadable = _unreadable_kept_ids(props)
+        if unreadable:
+            print(
+                f"dataset {inputs.dataset_id}: the state's {KEPT_IDS} cannot be read "
+                f"({unreadable}): no drift could be found; {KEPT_IDS} is recorded again "
+                "from the listing"
+            )
+        # drifted, state edited by hand, or state from an earlier release
+        if drift or unreadable or outs != props:
             outs.update(_listing_outputs(versions))
         del versions
         stored_inputs = {key: props[key] for key in USER_KEYS if props.get(key) is not None}
@@ -383,6 +391,20 @@ def _known_listing(props: dict[str, Any]) -> tuple[set[int] | None, str | None]:
         versions = [DataVersion.from_dict(record) for record in legacy]
         return {version.data_id for version in versions}, listing_digest(versions)
     return None, None
+
+
+def _unreadable_kept_ids(props: dict[str, Any]) -> str:
+    """Why the stored `kept_ids` cannot be read (a hand-edited state), or ""."""
+    value = props.get(KEPT_IDS)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return f"not a text of id ranges: {type(value).__name__}"
+    try:
+        parse_ranges(value)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def _without_legacy_outputs(props: dict[str, Any]) -> dict[str, Any]:

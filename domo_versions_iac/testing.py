@@ -236,6 +236,12 @@ class PulumiWorkspace:
         state: dict[str, Any] = json.loads(self.run("stack", "export").stdout)
         return state
 
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Replace the stack's state (`pulumi stack import`), e.g. with an edited export."""
+        path = self.root / "state-import.json"
+        path.write_text(json.dumps(state))
+        self.run("stack", "import", "--file", str(path))
+
     def resources(self, type_suffix: str = "") -> list[dict[str, Any]]:
         """Resources in the stack's state whose type ends with TYPE_SUFFIX."""
         deployment = self.export_state().get("deployment", {})

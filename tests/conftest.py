@@ -7,19 +7,30 @@ sleep: the requested delays are recorded in the ``sleeps`` fixture's list.
 
 Every test under tests/e2e gets the ``e2e`` marker (it needs the real Pulumi engine),
 so ``pytest -m "not e2e"`` is the fast loop that runs without one.
+
+Hypothesis: the ``ci`` profile (chosen when ``$CI`` is set, or ``--hypothesis-profile
+ci``) is derandomized and keeps no example database, so a CI run cannot flake on an
+example found by chance; each test's own ``max_examples`` bounds the work. Locally the
+``default`` profile explores new examples on every run and replays saved failures.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

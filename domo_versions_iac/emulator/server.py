@@ -7,7 +7,7 @@ API (same paths, parameters, statuses and JSON as Domo's v2 data versions API)::
 
 Test controls (no token needed; the server only listens on loopback)::
 
-    GET    /_emulator/health                     {"ok": true, "datasets": [...]}
+    GET    /_emulator/health                     {"ok": true, "datasets": [...], "url_file": ...}
     POST   /_emulator/reset                      back to the seed
     GET    /_emulator/requests                   the request log (JSON list)
     DELETE /_emulator/requests                   clear the log
@@ -160,7 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             if method == "GET" and path == "/_emulator/health":
-                self._send_json(200, {"ok": True, "datasets": store.dataset_ids()})
+                url_file = self.server.emulator.url_file
+                self._send_json(
+                    200, {"ok": True, "datasets": store.dataset_ids(), "url_file": url_file}
+                )
             elif method == "POST" and path == "/_emulator/reset":
                 store.reset()
                 self._send_json(200, {"ok": True})
@@ -245,6 +248,9 @@ class EmulatorServer:
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.url_file: str | None = None
+        """The file this emulator wrote its URL to (``emulator --url-file``): ``status
+        --url-file`` checks it, so it knows it talks to the emulator it waited for."""
 
     def _track(self, connection: socket.socket, *, add: bool) -> None:
         with self._connections_lock:

@@ -2,18 +2,24 @@
 
 Each README's ```sh blocks are joined, in order, into one bash script and run from the
 repository root as a new user pasting them would: a shell with neither `.venv` nor the
-engine on PATH and no PULUMI_*/DOMO_* variables. The README's own commands start and
-stop the emulator. The test asserts that the script succeeds, prints what the README
-promises, leaves no process running and leaves `git status` as it was.
+engine on PATH and no PULUMI_*/DOMO_* variables. The root is a copy of the checkout's
+``examples/`` beside a link to its ``.venv`` (all the READMEs use), so the READMEs can run
+at the same time as each other (examples/ci also uses examples/basic). The README's own
+commands start and stop the emulator (on a free port: no README depends on a fixed one).
+The test asserts that the script succeeds, prints what the README promises, leaves no
+process running and leaves the tree as it was. Output goes to a file, not a pipe: when a
+command fails, the emulator left in the background cannot keep the test waiting for the
+pipe to close.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,7 +30,6 @@ from domo_versions_iac.emulator import BUDGET_DATASET_ID, INVENTORY_DATASET_ID, 
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-README_PORT = 8123  # the port the READMEs give the emulator
 TIMEOUT = 600.0
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -92,16 +97,25 @@ def new_user_env(pulumi_home: Path) -> dict[str, str]:
     return env
 
 
-def git_status() -> str:
-    result = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
+def checkout_copy(tmp_path: Path) -> Path:
+    """A root holding a copy of examples/ and a link to the checkout's .venv."""
+    root = tmp_path / "checkout"
+    shutil.copytree(
+        EXAMPLES,
+        root / "examples",
+        ignore=shutil.ignore_patterns("__pycache__", "Pulumi.*.yaml", "venv", ".venv"),
     )
-    return result.stdout
+    (root / ".venv").symlink_to(ROOT / ".venv")
+    return root
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file under ``root`` (not following the .venv link) and a digest of it."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts
+    }
 
 
 def session_pids(session_id: int) -> list[int]:
@@ -130,45 +144,73 @@ def wait_for_session_to_end(session_id: int, seconds: float) -> list[int]:
     return left
 
 
-def assert_port_free(port: int) -> None:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            pytest.fail(f"127.0.0.1:{port} is in use; the READMEs start the emulator on it")
+def run_script(
+    script: str, tmp_path: Path, cwd: Path = ROOT, timeout: float = TIMEOUT
+) -> tuple[int, str, int]:
+    """Run ``script`` in ``cwd`` as a new user would; (exit code, output, session id).
+
+    Returns when bash exits: output goes to a file, so a process the script left in the
+    background (the emulator, after a failed command) cannot hold the test on a pipe.
+    The caller ends the session's leftovers (kill_session).
+    """
+    log = tmp_path / "output.txt"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["bash", "-e", "-o", "pipefail", "-c", script],
+            cwd=cwd,
+            env=new_user_env(tmp_path / "pulumi-home"),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        returncode = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_session(proc.pid)
+        pytest.fail(f"commands still running after {timeout:.0f} s:\n{log.read_text()}")
+    return returncode, log.read_text(), proc.pid
 
 
 @pytest.mark.parametrize("name", sorted(path.parent.name for path in EXAMPLES.glob("*/README.md")))
 def test_readme_commands_work_as_written(name: str, tmp_path: Path) -> None:
     script = readme_script(EXAMPLES / name / "README.md")
     expected = EXPECTED[name]
-    assert_port_free(README_PORT)
-    status_before = git_status()
-    stack_files_before = set(EXAMPLES.glob("*/Pulumi.*.yaml"))
-    proc = subprocess.Popen(
-        ["bash", "-e", "-o", "pipefail", "-c", script],
-        cwd=ROOT,
-        env=new_user_env(tmp_path / "pulumi-home"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    root = checkout_copy(tmp_path)
+    before = tree(root)
+    session = 0
     try:
-        try:
-            output, _ = proc.communicate(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            kill_session(proc.pid)
-            output, _ = proc.communicate()
-            pytest.fail(f"README commands still running after {TIMEOUT:.0f} s:\n{output}")
-        assert proc.returncode == 0, f"README commands failed ({proc.returncode}):\n{output}"
-        left = wait_for_session_to_end(proc.pid, 10.0)
+        returncode, output, session = run_script(script, tmp_path, cwd=root)
+        left = wait_for_session_to_end(session, 10.0)
+        assert returncode == 0, f"README commands failed ({returncode}):\n{output}"
         assert not left, f"processes left running: {left}"
         missing = [line for line in expected if line not in output]
         assert not missing, f"missing from the output: {missing}\n{output}"
-        assert git_status() == status_before, "the README's commands changed the checkout"
+        assert tree(root) == before, "the README's commands left files behind or changed some"
     finally:
-        kill_session(proc.pid)
-        for leftover in set(EXAMPLES.glob("*/Pulumi.*.yaml")) - stack_files_before:
-            leftover.unlink()  # only after a failure: never leave a stack file in the checkout
+        if session:
+            kill_session(session)
+
+
+def test_a_failing_command_ends_the_run_with_the_emulator_still_in_the_background(
+    tmp_path: Path,
+) -> None:
+    """A README command that fails ends the run at once: the emulator the README started
+    in the background used to hold the output pipe open for the whole 600 s timeout."""
+    script = (
+        'export PATH="$PWD/.venv/bin:$PATH"\n'
+        'EMULATOR_DIR="$(mktemp -d)"\n'
+        'domo-versions emulator --url-file "$EMULATOR_DIR/url" &\n'
+        'domo-versions emulator status --wait 30 --url-file "$EMULATOR_DIR/url"\n'
+        "false  # a README command that fails\n"
+    )
+    session = 0
+    try:
+        returncode, output, session = run_script(script, tmp_path, timeout=60)
+        assert returncode == 1, output
+        assert "is up: 4 datasets" in output
+        assert session_pids(session), "the emulator should still be running here"
+    finally:
+        if session:
+            kill_session(session)
+    assert wait_for_session_to_end(session, 10.0) == []

@@ -62,3 +62,32 @@ def test_preview_warns_when_a_dataset_went_stale(
     assert "the newest version (id 10, recorded " in preview.stdout
     assert "is 45 days old; keep_within 30d keeps nothing and only protect_latest" in preview.stdout
     assert calls(domo, "DELETE") == 0
+
+
+def test_refresh_of_a_hand_edited_kept_ids_says_so_and_records_it_again(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(5))
+    ws = stack_factory(
+        HEADER + "DatasetVersionRetention('a', dataset_id='ds-a', policy={'keep_last': 2})\n"
+    )
+    ws.up()
+    state = ws.export_state()
+    [resource] = [r for r in state["deployment"]["resources"] if r["type"].endswith(RESOURCE_TYPE)]
+    assert resource["outputs"]["kept_ids"] == "4-5"
+    resource["outputs"]["kept_ids"] = "0-9999999999"  # 10 billion ids: no listing holds that
+    ws.import_state(state)
+    domo.store.clear_requests()
+
+    refresh = ws.refresh(check=False)
+    assert refresh.returncode == 0, refresh.output
+    assert (
+        "dataset ds-a: the state's kept_ids cannot be read (too many ids: '0-9999999999' "
+        "brings the count past 1,000,000, more than a listing holds): no drift could be "
+        "found; kept_ids is recorded again from the listing"
+    ) in refresh.output
+    assert "Traceback" not in refresh.output and "MemoryError" not in refresh.output
+    [resource] = ws.resources(RESOURCE_TYPE)
+    assert resource["outputs"]["kept_ids"] == "4-5"
+    assert calls(domo, "DELETE") == 0
+    ws.preview("--expect-no-changes")

@@ -265,7 +265,7 @@ def test_the_token_never_appears_in_state_or_output(
     assert "ciphertext" in json.dumps(b["inputs"]["token"]), "explicit token stored encrypted"
 
 
-def test_changing_the_policy_changes_the_preview_and_a_budget_stops_the_apply(
+def test_changing_the_policy_changes_the_preview_and_a_budget_stops_preview_and_apply(
     domo: EmulatorServer, stack_factory: StackFactory
 ) -> None:
     domo.store.add_dataset("ds-a", make_versions(10))
@@ -279,6 +279,14 @@ def test_changing_the_policy_changes_the_preview_and_a_budget_stops_the_apply(
 
     ws.write_program(program(retention("a", "ds-a", policy={"keep_last": 5, "max_deletions": 2})))
     domo.store.clear_requests()
+    # README, Safety: "A plan above the budget fails at `pulumi preview`", on `policy`
+    refused = ws.preview(check=False)
+    assert refused.returncode != 0, refused.output
+    assert re.search(r"property policy value .* has a problem: dataset ds-a: ", refused.stdout)
+    assert (
+        "dataset ds-a: plan would delete 3 of 8 dataset versions, above max_deletions 2; raise "
+        "max_deletions (or max_deletion_share) in the policy to allow it. Nothing was deleted."
+    ) in refused.stdout
     failed = ws.up(check=False)
     assert failed.returncode != 0
     assert "max_deletions" in failed.output and "3" in failed.output

@@ -543,6 +543,54 @@ def test_emulator_command_serves_until_sigterm() -> None:
             proc.wait(timeout=5)
 
 
+def _domo_versions() -> Path:
+    exe = Path(sys.executable).parent / "domo-versions"
+    return exe if exe.exists() else ROOT / ".venv" / "bin" / "domo-versions"
+
+
+def test_status_with_a_url_file_proves_it_talks_to_the_emulator_that_wrote_it(
+    tmp_path: Path, emulator: EmulatorServer
+) -> None:
+    """A README once ran `emulator --port 8123 &` while another emulator held 8123: the new
+    one exited, `status --url ...:8123` succeeded against the other, and the README's
+    commands deleted versions there. With --url-file, status waits for the URL the new
+    emulator writes and checks that the emulator answering is the one that wrote it."""
+    url_file = tmp_path / "emulator-url"
+    taken = subprocess.run(  # the port is held by `emulator`: this one cannot start
+        [str(_domo_versions()), "emulator", "--port", str(emulator.port), "--url-file", url_file],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert taken.returncode == 1 and "cannot listen on 127.0.0.1:" in taken.stderr
+    assert not url_file.exists()
+    refused = run(["emulator", "status", "--url-file", str(url_file), "--wait", "0.3"])
+    assert_one_line_error(refused, f"no emulator wrote its URL to {url_file}")
+    url_file.write_text(emulator.url + "\n")  # stale: an earlier run's, or hand-written
+    refused = run(["emulator", "status", "--url-file", str(url_file), "--wait", "0.3"])
+    assert_one_line_error(refused, f"the emulator at {emulator.url} did not write {url_file}")
+
+    proc = subprocess.Popen(
+        [str(_domo_versions()), "emulator", "--url-file", str(url_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status = run(["emulator", "status", "--url-file", str(url_file), "--wait", "30"])
+        assert status.exit_code == 0, status.output
+        started = url_file.read_text().strip()
+        assert started != emulator.url
+        assert status.stdout.splitlines()[0] == f"emulator at {started} is up: 4 datasets"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert not url_file.exists(), "the emulator removes its URL file when it stops"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 # --------------------------------------------------------------------------- grace, holds, forecast
 
 

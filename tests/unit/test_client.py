@@ -314,10 +314,11 @@ def test_one_session_per_client_and_thread_safe(
     client: DomoClient, emulator: EmulatorServer
 ) -> None:
     emulator.store.set_latency(0.05)
+    session = client._session
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: len(client.list_versions(BUDGET_DATASET_ID)), range(16)))
     assert results == [5] * 16
-    assert client._session is client._session
+    assert client._session is session, "16 threads, still the client's one session"
     assert len(emulator.store.requests) == 16
 
 

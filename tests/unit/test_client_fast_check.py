@@ -62,4 +62,5 @@ def test_a_typical_record_takes_the_fast_path() -> None:
     }
     assert _plainly_valid(record)
     assert not _plainly_valid({**record, "dataId": True})
+    assert not _plainly_valid({**record, "dataId": -1})
     assert not _plainly_valid({**record, "numRows": -1})

@@ -1,8 +1,9 @@
 """A listing is decoded from its bytes a window at a time: the same records, the same errors.
 
 The reference is how listings were decoded before (the whole body as text, then
-``json.loads``); windows of a few bytes put every element, number and separator on a
-window's edge somewhere.
+``json.loads``). The first 4,096 bytes are read whole (they are the error message's
+"starts with"), so window edges come after them: bodies are padded past that, and
+windows of a few bytes then put every element, number and separator on an edge.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from domo_versions_iac import client as client_module
 from domo_versions_iac.client import DomoClient
 from domo_versions_iac.emulator import EmulatorServer
 from domo_versions_iac.errors import InvalidResponseError
-from domo_versions_iac.listing import ListingBody, _version_or_dict, decode_json
+from domo_versions_iac.listing import _HEAD, ListingBody, _version_or_dict, decode_json
 
 RECORD = {
     "schemaId": 1,
@@ -91,6 +92,9 @@ EDGE_CASES = [
     "[1, 2]".encode("utf-16"),
     "[1, 2]".encode("utf-32-le"),
     b"[" + b" " * 5000 + b"1]",
+    # once flaky: a body ending in a cut character, shown as U+FFFD at the excerpt's end
+    b'[null, 6.4307115394625e+84, {"0": [], "\xc2',
+    b"[" + b" " * 5000 + b'"\xc2',
 ]
 
 
@@ -119,22 +123,86 @@ json_values = st.recursive(
     indent=st.sampled_from([None, 0, 2]),
     ascii_only=st.booleans(),
     window=st.integers(1, 40),
+    pad=st.none() | st.integers(_HEAD - 60, _HEAD + 20),
     cut=st.none() | st.integers(0, 400),
     insert=st.sampled_from([b"", b",", b"]", b"x", b"\xff", b" ", b"{"]),
+)
+@example(  # once flaky: b'[null, 6.4307115394625e+84, {"0": [], "\xc2' (a cut character)
+    value=[None, 6.4307115394625e84, {"0": [], "\u00a9": 0}],
+    indent=None,
+    ascii_only=False,
+    window=1,
+    pad=None,
+    cut=40,
+    insert=b"",
 )
 def test_any_array_decodes_as_before(
     value: list[Any],
     indent: int | None,
     ascii_only: bool,
     window: int,
+    pad: int | None,
     cut: int | None,
     insert: bytes,
 ) -> None:
+    if pad is not None:  # a first element that ends near the first window's edge
+        value = ["p" * pad, *value]
     body = json.dumps(value, indent=indent, ensure_ascii=ascii_only).encode()
     if cut is not None:  # damage it: cut it short or put a byte in
-        at = min(cut, len(body))
+        at = min(cut + (pad or 0), len(body))
         body = body[:at] + insert if not insert else body[:at] + insert + body[at:]
     same(body, window)
+
+
+# Values that may be cut anywhere; numbers are the tricky ones ("1.5" cut as "1." is a
+# valid number, and so is "12" of "123").
+CUTTABLE = [
+    b"12345678901234567890",
+    b"-0.000123e-45",
+    b"1.5E+300",
+    b"7",
+    b"-0",
+    b"3.25",
+    b"-Infinity",
+    b"NaN",
+    b"true",
+    b"null",
+    b'"caf\xc3\xa9 \\u00e9 \xe2\x98\x83"',
+    b'{"dataId": 12345, "numRows": 67.5}',
+]
+
+
+def test_values_cut_at_every_edge_of_4096_byte_windows_decode_as_before() -> None:
+    """Bodies of several 4,096-byte windows, shifted one byte at a time: every byte of
+    every value lands on a window's edge in one of them."""
+    elements = b", ".join(CUTTABLE)
+    repeats = 2 * _HEAD // len(elements) + 2
+    for shift in range(len(elements) + 2):
+        body = b"[" + b" " * shift + b",\n".join([elements] * repeats) + b"]"
+        assert len(body) > 2 * _HEAD
+        same(body, _HEAD)
+
+
+@pytest.mark.parametrize("window", [1, 3])
+@pytest.mark.parametrize("shift", [0, 1, 2])
+def test_values_cut_at_every_byte_after_the_first_window_decode_as_before(
+    window: int, shift: int
+) -> None:
+    """Past the first 4,096 bytes (read whole), windows of a few bytes cut every value."""
+    elements = b", ".join(CUTTABLE)
+    body = b"[" + b" " * (_HEAD - 4 + shift) + b",\n".join([elements] * 2) + b"]"
+    same(body, window)
+
+
+def test_a_negative_data_id_is_refused_by_name() -> None:
+    body = json.dumps([RECORD, {**RECORD, "dataId": -1}]).encode()
+    received = ListingBody()
+    received(iter([body]))
+    with pytest.raises(InvalidResponseError) as caught:
+        received.versions("ds", instance="https://acme.domo.com")
+    assert "The version listing's record 1 (dataId -1) has a bad field 'dataId'" in str(
+        caught.value
+    )
 
 
 def test_a_long_listing_is_decoded_as_it_arrives(

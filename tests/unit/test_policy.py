@@ -108,7 +108,7 @@ def test_defaults_match_the_schema() -> None:
 
 def test_plan_schema_is_valid_and_documented() -> None:
     schema = load_schema("plan")
-    assert validator("plan") is not None
+    type(validator("plan")).check_schema(schema)  # raises SchemaError if it is not valid
     for name, prop in schema["properties"].items():
         assert prop.get("description"), name
 
