@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from domo_versions_iac.emulator import EmulatorServer
+from domo_versions_iac.emulator import EmulatorServer, Fault
 from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
 
 from .conftest import StackFactory, deleted_ids_sent, make_versions, remaining_ids
@@ -75,3 +75,27 @@ def test_up_skip_preview_has_only_its_own_plan(
     domo.store.add_version("ds-a")
     ws.up()
     assert remaining_ids(domo, "ds-a") == [9, 10, 11]
+
+
+def test_a_plan_the_update_could_not_finish_is_not_recorded_as_done(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    """Replica lag: the provider's first listing lacks the newest version once."""
+    domo.store.add_dataset("ds-a", make_versions(5))
+    ws = stack_factory(program(retention("a", "ds-a", policy={"keep_last": 4})))
+    # the program's listing is fresh; the provider's first one lacks version 5, so
+    # version 1 looks like one of the 4 newest and the gate lets nothing go
+    domo.store.inject_fault(Fault(kind="stale_listing", method="GET", dataset_id="ds-a", skip=1))
+    up = ws.up()
+    assert remaining_ids(domo, "ds-a") == [1, 2, 3, 4, 5]
+    assert "left 1 version the preview showed (id 1)" in up.output, up.output
+    [state] = ws.resources("domo:DatasetVersionRetention")
+    assert state["outputs"]["left_ids"] == "1"
+    assert state["outputs"]["applied_summary"].endswith("left 1 the preview showed: 1")
+
+    preview = ws.preview()
+    assert "dataset ds-a: delete 1 of 5 versions" in preview.stdout
+    assert "1 to update" in preview.stdout, "the plan is still to do, not 'unchanged'"
+    ws.up()
+    assert remaining_ids(domo, "ds-a") == [2, 3, 4, 5]
+    ws.preview("--expect-no-changes")
