@@ -273,19 +273,20 @@ def _bind_to_preview_step(
     except preview_stash.NoPreviewStep:
         return props, message
     if shown_props is None:
-        shown_props = {PLANNED: "", PLAN_SUMMARY: "the preview step planned nothing here"}
+        summary = "nothing: this `pulumi up`'s preview step did not plan this dataset"
+        return {PLANNED: "", PLAN_SUMMARY: summary}, f"dataset {dataset_id}: deletes {summary}"
+    # What the provider deletes it says itself, under this resource; here only what
+    # the preview step did not show.
     shown = set(parse_ranges(str(shown_props.get(PLANNED) or "")))
     late = [i for i in surplus_now if i not in shown]
-    lines = [
-        f"dataset {dataset_id}: applying what the preview showed: {shown_props.get(PLAN_SUMMARY)}"
-    ]
+    message = ""
     if late:
-        lines.append(
+        message = (
             f"dataset {dataset_id}: {len(late)} version{'s' if len(late) != 1 else ''} became "
             f"surplus after the preview and {'were' if len(late) != 1 else 'was'} left: "
             f"{_id_list(late)}; the next preview shows them"
         )
-    return dict(shown_props), "\n".join(lines)
+    return dict(shown_props), message
 
 
 def _id_list(ids: list[int], limit: int = 20) -> str:

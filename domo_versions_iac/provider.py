@@ -30,6 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from domo_versions_iac import engine_link
 from domo_versions_iac.credentials import (
     CONFIG_KEYS,
 )
@@ -118,6 +119,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         report_plainly()
+        engine_link.install()
         self._stack_config = {key: req.config.get(key) for key in CONFIG_KEYS}
 
     # -- engine calls ----------------------------------------------------------------
@@ -194,7 +196,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         outs = _without_legacy_outputs(props)
         drift = _describe_drift(props, versions)
         if drift:
-            print(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
+            engine_link.log(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
             outs[DRIFT] = f"{format_instant(_now())} {drift}"
         if drift or outs != props:  # drifted, or state from an earlier release
             outs.update(_listing_outputs(versions))
@@ -207,8 +209,15 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             stored_inputs[PLAN_BASIS] = props[APPLIED_BASIS]
         return ReadResult(id_, outs, inputs=stored_inputs)
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Destroy forgets the resource; it never deletes a data version."""
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Destroy forgets the resource; it never deletes a data version (and says so).
+
+        Runs on the provider unpickled from the old state: nothing here may fail.
+        """
+        dataset = props.get("dataset_id") if isinstance(props, dict) else None
+        engine_link.log(
+            f"forgets the retention of dataset {dataset or _id}; deletes no data version"
+        )
 
     # -- glue --------------------------------------------------------------------------
 
@@ -242,8 +251,9 @@ class DatasetVersionRetentionProvider(ResourceProvider):
                 LEFT_IDS: format_ranges(left),
             }
         )
+        engine_link.log(f"dataset {inputs.dataset_id}: {_done_summary(outcome, left)}")
         if left:
-            print(f"dataset {inputs.dataset_id}: {_left_message(left)}")
+            engine_link.log(f"dataset {inputs.dataset_id}: {_left_message(left)}", warning=True)
         if props.get(DRIFT):
             outs[DRIFT] = props[DRIFT]
         if props.get(PLAN_BASIS):
@@ -276,7 +286,7 @@ def _delete_surplus(
     if not shown:
         versions = _listing_or_input_error(client, inputs)
         return DeletionOutcome(inputs.dataset_id, last_listing=versions)
-    print(
+    engine_link.log(
         f"dataset {inputs.dataset_id}: deleting up to {_count(len(shown), 'version')} "
         f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
     )
@@ -289,6 +299,7 @@ def _delete_surplus(
             index=inputs.index,
             batch_size=inputs.batch_size,
             clock=_now,
+            should_stop=engine_link.stop_reason,
         )
     except DomoError as exc:
         raise ApplyError(f"{exc} Nothing was deleted.") from None

@@ -99,3 +99,50 @@ def test_a_plan_the_update_could_not_finish_is_not_recorded_as_done(
     ws.up()
     assert remaining_ids(domo, "ds-a") == [2, 3, 4, 5]
     ws.preview("--expect-no-changes")
+
+
+def _diagnostics(output: str) -> dict[str, str]:
+    """The last Diagnostics section of a CLI run (the update step's): text by heading."""
+    section = output.rsplit("Diagnostics:", 1)[1].split("\nResources:", 1)[0]
+    blocks: dict[str, str] = {}
+    heading = ""
+    for line in section.splitlines():
+        if line.startswith("  ") and not line.startswith("    ") and line.rstrip().endswith(":"):
+            heading = line.strip()
+            blocks[heading] = ""
+        elif heading:
+            blocks[heading] += line.strip() + "\n"
+    return blocks
+
+
+def test_what_the_provider_did_is_said_under_its_resource_one_line_each(
+    domo: EmulatorServer, stack_factory: StackFactory
+) -> None:
+    domo.store.add_dataset("ds-a", make_versions(10))
+    domo.store.add_dataset("ds-b", make_versions(6))
+    ws = stack_factory(
+        program(
+            retention("a", "ds-a", policy={"keep_last": 3}),
+            retention("b", "ds-b", policy={"keep_last": 2}),
+        )
+    )
+    up = ws.run("up", "--yes")
+    blocks = _diagnostics(up.stdout)
+    a = blocks["pulumi-python:dynamic/domo:DatasetVersionRetention (a):"]
+    b = blocks["pulumi-python:dynamic/domo:DatasetVersionRetention (b):"]
+    assert "dataset ds-a: deleting up to 7 versions in batches of 500 (index=false)\n" in a
+    assert "dataset ds-a: deleted 7 versions, 2.8 MB, 28.0 k rows; 3 listed\n" in a
+    assert "dataset ds-b: deleted 4 versions" in b and "ds-a" not in b
+    assert not any(key.startswith("pulumi:pulumi:Stack") for key in blocks), up.stdout
+
+    domo.store.delete_versions("ds-a", [9])
+    refresh = ws.refresh()
+    a = _diagnostics(refresh.stdout)["pulumi-python:dynamic/domo:DatasetVersionRetention (a):"]
+    assert "dataset ds-a: changed outside Pulumi: removed 9\n" in a
+
+    destroy = ws.destroy()
+    blocks = _diagnostics(destroy.stdout)
+    for name, dataset in (("a", "ds-a"), ("b", "ds-b")):
+        text = blocks[f"pulumi-python:dynamic/domo:DatasetVersionRetention ({name}):"]
+        assert f"forgets the retention of dataset {dataset}; deletes no data version" in text
+    assert remaining_ids(domo, "ds-a") == [8, 10]
