@@ -77,12 +77,22 @@ def _ps_stat(pid: int) -> tuple[str, int, str] | None:
 
 def engine_process() -> tuple[int, str] | None:
     """(pid, start marker) of the `pulumi` CLI process that runs this program, or None."""
-    parent = _proc_stat(os.getppid())
+    parent_pid = os.getppid()
+    if parent_pid not in _engine_cache:  # one look per process and parent, not per resource
+        _engine_cache[parent_pid] = _find_engine(parent_pid)
+    return _engine_cache[parent_pid]
+
+
+_engine_cache: dict[int, tuple[int, str] | None] = {}
+
+
+def _find_engine(parent_pid: int) -> tuple[int, str] | None:
+    parent = _proc_stat(parent_pid)
     if parent is None:
         return None
     name, grandparent_pid, started = parent
     if name == "pulumi":
-        return os.getppid(), started
+        return parent_pid, started
     if name.startswith("pulumi-language"):  # the real language host: its parent is the CLI
         grandparent = _proc_stat(grandparent_pid)
         if grandparent is not None and grandparent[0] == "pulumi":
