@@ -138,22 +138,25 @@ def _calling_urn() -> str:
 
 def _watch_engine(address: str) -> None:
     """Stop deleting, then exit, once nothing listens at the engine's address."""
-    misses = 0
+    refused = 0
     while True:
         time.sleep(_POLL_SECONDS)
-        misses = 0 if _reachable(address) else misses + 1
-        if misses >= 2:
+        refused = refused + 1 if _refused(address) else 0
+        if refused >= 3:  # ~1.5 s of "connection refused": the engine is gone
             _set_stop(ENGINE_GONE)
             time.sleep(_EXIT_GRACE_SECONDS)
             os._exit(1)
 
 
-def _reachable(address: str) -> bool:
+def _refused(address: str) -> bool:
+    """True only if the connection is refused: a slow engine (timeout) is still there."""
     host, _, port = address.rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=2.0):
-            return True
-    except OSError:
+            return False
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
         return False
 
 
