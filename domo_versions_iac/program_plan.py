@@ -277,7 +277,10 @@ def _bind_to_preview_step(
         return {PLANNED: "", PLAN_SUMMARY: summary}, f"dataset {dataset_id}: deletes {summary}"
     # What the provider deletes it says itself, under this resource; here only what
     # the preview step did not show.
-    shown = set(parse_ranges(str(shown_props.get(PLANNED) or "")))
+    try:
+        shown = set(parse_ranges(str(shown_props.get(PLANNED) or "")))
+    except ValueError:  # a damaged record: nothing was shown that could be trusted
+        shown_props, shown = {PLANNED: "", PLAN_SUMMARY: "nothing: the record was damaged"}, set()
     late = [i for i in surplus_now if i not in shown]
     message = ""
     if late:
