@@ -54,7 +54,14 @@ _engine_address: str | None = None
 
 
 def stop_reason() -> str | None:
-    """Why no further DELETE may start (cancelled, or the engine is gone), else None."""
+    """Why no further DELETE may start (cancelled, or the engine is gone), else None.
+
+    Asked before each DELETE batch: besides the flags, it checks that the engine still
+    listens (one loopback connect), so a killed CLI lets no new batch start, whatever
+    the watchdog's pace.
+    """
+    if _stop is None and _engine_address is not None and _refused(_engine_address):
+        _set_stop(ENGINE_GONE)
     return _stop
 
 
@@ -72,8 +79,8 @@ def install() -> None:
         if _installed:
             return
         _installed = True
-    _engine_address = _address_from_argv(sys.argv)
     if _running_as_dynamic_host():
+        _engine_address = _address_from_argv(sys.argv)
         with contextlib.suppress(Exception):
             _hook_servicer()
         if _engine_address is not None:
