@@ -199,8 +199,12 @@ def apply_retention(
     batch_size: int,
     clock: Callable[[], datetime],
     max_consecutive_failures: int | None = None,
+    should_stop: Callable[[], str | None] | None = None,
 ) -> DeletionOutcome:
     """Delete the ids of ``shown`` that the gate allows, batch by batch.
+
+    ``should_stop`` is asked before each batch: a reason (the update was cancelled,
+    the engine is gone) ends the loop there, and the outcome says why.
 
     Errors of the first listing propagate (nothing has been deleted then); every later
     Domo error ends up in the outcome, which says what was and was not deleted.
@@ -229,6 +233,9 @@ def apply_retention(
             break
         candidates = progress.candidates(allowed)
         if not candidates:
+            break
+        outcome.stopped_by = should_stop() if should_stop is not None else None
+        if outcome.stopped_by is not None:
             break
         batch = _next_batch(progress.split, candidates, batch_size)
         outcome.requests += 1

@@ -18,6 +18,7 @@ showed. StackReference outputs are allowed: they are read at preview.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from typing import Any
 
 import pulumi
 
+from domo_versions_iac import preview_stash
 from domo_versions_iac.credentials import (
     ALLOWED_HOSTS_CONFIG,
     ALLOWED_HOSTS_ENV,
@@ -36,7 +38,7 @@ from domo_versions_iac.credentials import (
     INSTANCE_ENV,
 )
 from domo_versions_iac.errors import ConfigurationError
-from domo_versions_iac.id_ranges import format_ranges
+from domo_versions_iac.id_ranges import format_ranges, parse_ranges
 from domo_versions_iac.inputs import InputError, parse_inputs
 from domo_versions_iac.instance import instance_identity, normalize_instance, parse_allowed_hosts
 from domo_versions_iac.planning import (
@@ -94,7 +96,12 @@ def plan_outputs(
     if all(_plain(value) for value in inputs.values()):
         values = {key: value for key, value in inputs.items() if value is not None}
         started = _pool.submit(
-            compute_plan, resource_name, values, _stack_config(), id(asyncio.get_event_loop())
+            compute_plan,
+            resource_name,
+            values,
+            _stack_config(),
+            id(asyncio.get_event_loop()),
+            step=_program_step(),
         )
         return pulumi.Output.from_input(_report_when_done(resource, started))
     return pulumi.Output.from_input(_plan(resource, resource_name, dict(inputs)))
@@ -117,6 +124,19 @@ def _stack_config() -> dict[str, Any]:
     return {key: pulumi.runtime.get_config(key) for key in CONFIG_KEYS}
 
 
+@dataclass(frozen=True)
+class ProgramStep:
+    """Which run of the program this is: a preview (dry run) or an update, of which stack."""
+
+    dry_run: bool
+    stack: str
+
+
+def _program_step() -> ProgramStep:
+    # Read on the program's thread, like the stack config.
+    return ProgramStep(pulumi.runtime.is_dry_run(), pulumi.get_stack())
+
+
 async def _report_when_done(
     resource: pulumi.Resource, started: Future[ProgramPlan]
 ) -> dict[str, Any]:
@@ -137,7 +157,12 @@ async def _plan(
         values[key] = await output.future()
     loop = asyncio.get_running_loop()
     result = await loop.run_in_executor(
-        _pool, compute_plan, resource_name, values, _stack_config(), id(loop)
+        _pool,
+        functools.partial(compute_plan, step=_program_step()),
+        resource_name,
+        values,
+        _stack_config(),
+        id(loop),
     )
     return _report(resource, result)
 
@@ -185,8 +210,14 @@ def compute_plan(
     config: Any,
     run_id: int = 0,
     now: datetime | None = None,
+    *,
+    step: ProgramStep | None = None,
 ) -> ProgramPlan:
-    """List and plan one dataset (blocking; runs on the shared pool)."""
+    """List and plan one dataset (blocking; runs on the shared pool).
+
+    With ``step`` (the program's run, as Pulumi runs it), a preview step records its
+    plan and the update step of the same `pulumi up` applies that plan (preview_stash).
+    """
     try:
         check_environment()  # a bad DOMO_* setting: one line on every resource
     except ConfigurationError as exc:
@@ -214,7 +245,62 @@ def compute_plan(
     }
     warnings = tuple(f"dataset {inputs.dataset_id}: {w}" for w in plan.warnings)
     message = preview_message(inputs.dataset_id, plan)
+    if step is not None:
+        try:
+            props, message = _bind_to_preview_step(
+                step, client.base_url, inputs.dataset_id, props, message, plan.delete_ids
+            )
+        except preview_stash.StashError as exc:
+            failed = _failed("dataset_id", f"dataset {inputs.dataset_id}: {exc}")
+            return replace(failed, owner_key=owner_key, owner_label=owner_label)
     return ProgramPlan(props, message, warnings, owner_key, owner_label)
+
+
+def _bind_to_preview_step(
+    step: ProgramStep,
+    base_url: str,
+    dataset_id: str,
+    props: dict[str, Any],
+    message: str,
+    surplus_now: list[int],
+) -> tuple[dict[str, Any], str]:
+    """A preview step records its plan; an update step takes the one its preview showed.
+
+    Returns the inputs to pass and the message to log under the resource. In an update
+    step without a preview step (`up --skip-preview`, the Automation API's `up()`), the
+    update's own plan is all there is, and it is returned unchanged.
+    """
+    if step.dry_run:
+        preview_stash.record(step.stack, base_url, dataset_id, props)
+        return props, message
+    try:
+        shown_props = preview_stash.recall(step.stack, base_url, dataset_id)
+    except preview_stash.NoPreviewStep:
+        return props, message
+    if shown_props is None:
+        summary = "nothing: this `pulumi up`'s preview step did not plan this dataset"
+        return {PLANNED: "", PLAN_SUMMARY: summary}, f"dataset {dataset_id}: deletes {summary}"
+    # What the provider deletes it says itself, under this resource; here only what
+    # the preview step did not show.
+    try:
+        shown = set(parse_ranges(str(shown_props.get(PLANNED) or "")))
+    except ValueError:  # a damaged record: nothing was shown that could be trusted
+        shown_props, shown = {PLANNED: "", PLAN_SUMMARY: "nothing: the record was damaged"}, set()
+    late = [i for i in surplus_now if i not in shown]
+    message = ""
+    if late:
+        message = (
+            f"dataset {dataset_id}: {len(late)} version{'s' if len(late) != 1 else ''} became "
+            f"surplus after the preview and {'were' if len(late) != 1 else 'was'} left: "
+            f"{_id_list(late)}; the next preview shows them"
+        )
+    return dict(shown_props), message
+
+
+def _id_list(ids: list[int], limit: int = 20) -> str:
+    """'8, 9' or the first ``limit`` ids and how many in all."""
+    text = ", ".join(map(str, ids[:limit]))
+    return text if len(ids) <= limit else f"{text}, ... ({len(ids)} in all)"
 
 
 def _owner_conflict(owners: list[str], owner_label: str) -> ProgramPlan:

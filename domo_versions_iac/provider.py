@@ -30,6 +30,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from domo_versions_iac import engine_link
 from domo_versions_iac.credentials import (
     CONFIG_KEYS,
 )
@@ -76,6 +77,9 @@ LISTING_OUTPUTS = (
     LISTING_DIGEST,
 )
 DELETED_OUTPUTS = ("deleted_count", "deleted_rows", "deleted_bytes", "deleted_ids")
+# What the last update did, and the ids of its plan it left (normally none).
+APPLIED_SUMMARY = "applied_summary"
+LEFT_IDS = "left_ids"
 # Outputs of earlier releases that listed every version with its metadata; `read` and
 # `_apply` replace them with the outputs above.
 LEGACY_OUTPUTS = ("versions", "deleted_versions")
@@ -84,6 +88,8 @@ _OUTPUT_KEYS = (
     *COMPUTED_INPUTS,
     *LISTING_OUTPUTS,
     *DELETED_OUTPUTS,
+    APPLIED_SUMMARY,
+    LEFT_IDS,
     "last_applied_at",
 )
 # Hidden (engine-internal) marker of the last drift refresh found; see `read` and `diff`.
@@ -93,6 +99,7 @@ DRIFT = "__drift"
 # inputs (whose plan was already applied); a new check's plan has a new fingerprint
 # whenever the listing changed, so surplus found again is never mistaken for done.
 APPLIED_BASIS = "__applied_plan_basis"
+UNFINISHED = "unfinished"  # prefix of an APPLIED_BASIS whose plan the update left undone
 
 
 class DatasetVersionRetentionProvider(ResourceProvider):
@@ -114,6 +121,7 @@ class DatasetVersionRetentionProvider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         report_plainly()
         configure_provider_process()  # past the host's 4 threads (provider_workers)
+        engine_link.install()
         self._stack_config = {key: req.config.get(key) for key in CONFIG_KEYS}
 
     # -- engine calls ----------------------------------------------------------------
@@ -191,11 +199,11 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         outs = _without_legacy_outputs(props)
         drift = _describe_drift(props, versions)
         if drift:
-            print(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
+            engine_link.log(f"dataset {inputs.dataset_id}: changed outside Pulumi: {drift}")
             outs[DRIFT] = f"{format_instant(_now())} {drift}"
         unreadable = _unreadable_kept_ids(props)
         if unreadable:
-            print(
+            engine_link.log(
                 f"dataset {inputs.dataset_id}: the state's {KEPT_IDS} cannot be read "
                 f"({unreadable}): no drift could be found; {KEPT_IDS} is recorded again "
                 "from the listing"
@@ -212,8 +220,15 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             stored_inputs[PLAN_BASIS] = props[APPLIED_BASIS]
         return ReadResult(id_, outs, inputs=stored_inputs)
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Destroy forgets the resource; it never deletes a data version."""
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Destroy forgets the resource; it never deletes a data version (and says so).
+
+        Runs on the provider unpickled from the old state: nothing here may fail.
+        """
+        dataset = props.get("dataset_id") if isinstance(props, dict) else None
+        engine_link.log(
+            f"forgets the retention of dataset {dataset or _id}; deletes no data version"
+        )
 
     # -- glue --------------------------------------------------------------------------
 
@@ -221,7 +236,13 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         return client_or_input_error(inputs, self._stack_config)
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
-        """Delete what this update's preview showed, where the gate still allows it."""
+        """Delete what this update's preview showed, where the gate still allows it.
+
+        `planned_deletions` and `plan_summary` keep what the preview showed: they were
+        inputs at preview, so a saved plan (`up --plan`) pins every output of the stack
+        that comes from them. What the update did goes to outputs unknown at preview
+        (`applied_summary`, `left_ids`, `deleted_*`, `kept_*`).
+        """
         inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
         shown = set(_planned_ids(props.get(PLANNED) or "") or ())
         with dataset_slot():  # at most DOMO_UP_CONCURRENCY datasets at once
@@ -232,20 +253,42 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             outs["token"] = inputs.token
         outs.update(_listing_outputs(outcome.last_listing or []))
         outs.update(_deleted_outputs(outcome.deleted))
+        left = _left_ids(shown, outcome)
         outs.update(
             {
                 "last_applied_at": format_instant(_now()),
-                # What is still to do after this update (normally nothing): a later
-                # preview that finds these ids surplus again reports a change.
-                PLANNED: format_ranges(outcome.not_deleted),
-                PLAN_SUMMARY: _done_summary(outcome),
+                PLANNED: format_ranges(shown),
+                PLAN_SUMMARY: str(props.get(PLAN_SUMMARY) or ""),
+                APPLIED_SUMMARY: _done_summary(outcome, left),
+                LEFT_IDS: format_ranges(left),
             }
         )
+        engine_link.log(f"dataset {inputs.dataset_id}: {_done_summary(outcome, left)}")
+        if left:
+            engine_link.log(f"dataset {inputs.dataset_id}: {_left_message(left)}", warning=True)
         if props.get(DRIFT):
             outs[DRIFT] = props[DRIFT]
         if props.get(PLAN_BASIS):
-            outs[APPLIED_BASIS] = props[PLAN_BASIS]
+            # A plan with shown versions still listed is not done: a later preview of
+            # the same listing must report the change again, not "unchanged".
+            basis = str(props[PLAN_BASIS])
+            outs[APPLIED_BASIS] = basis if not left else f"{UNFINISHED} {basis}"
         return outs
+
+
+def _left_ids(shown: set[int], outcome: DeletionOutcome) -> list[int]:
+    """Shown ids the last listing still holds: the part of the plan this update left."""
+    listed = {version.data_id for version in outcome.last_listing or []}
+    return sorted(shown & listed)
+
+
+def _left_message(left: list[int]) -> str:
+    return (
+        f"left {_count(len(left), 'version')} the preview showed ({_ids_text(left)}): the "
+        "listing taken before deleting kept them (a version may have been missing from "
+        "it, or the data changed); the plan is recorded as not done, so the next preview "
+        "plans them again"
+    )
 
 
 def _delete_surplus(
@@ -255,7 +298,7 @@ def _delete_surplus(
     if not shown:
         versions = _listing_or_input_error(client, inputs)
         return DeletionOutcome(inputs.dataset_id, last_listing=versions)
-    print(
+    engine_link.log(
         f"dataset {inputs.dataset_id}: deleting up to {_count(len(shown), 'version')} "
         f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
     )
@@ -268,6 +311,7 @@ def _delete_surplus(
             index=inputs.index,
             batch_size=inputs.batch_size,
             clock=_now,
+            should_stop=engine_link.stop_reason,
         )
     except DomoError as exc:
         raise ApplyError(f"{exc} Nothing was deleted.") from None
@@ -311,17 +355,20 @@ def _shortfall_message(client: DomoClient, dataset_id: str, outcome: DeletionOut
     return "; ".join(parts) + "."
 
 
-def _done_summary(outcome: DeletionOutcome) -> str:
-    """What the last update did, for the `plan_summary` output."""
+def _done_summary(outcome: DeletionOutcome, left: list[int]) -> str:
+    """What the last update did, for the `applied_summary` output."""
     kept = len(outcome.last_listing or [])
     deleted = outcome.deleted
-    if not deleted:
-        return f"deleted nothing; {_count(kept, 'version')} listed"
-    return (
-        f"deleted {_count(len(deleted), 'version')}, "
-        f"{format_bytes(sum(v.num_bytes for v in deleted))}, "
-        f"{format_count(sum(v.num_rows for v in deleted))} rows; {kept} listed"
-    )
+    text = f"deleted nothing; {_count(kept, 'version')} listed"
+    if deleted:
+        text = (
+            f"deleted {_count(len(deleted), 'version')}, "
+            f"{format_bytes(sum(v.num_bytes for v in deleted))}, "
+            f"{format_count(sum(v.num_rows for v in deleted))} rows; {kept} listed"
+        )
+    if left:
+        text += f"; left {len(left)} the preview showed: {format_ranges(left)}"
+    return text
 
 
 def _count(n: int, noun: str) -> str:

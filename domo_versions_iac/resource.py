@@ -48,6 +48,8 @@ _OUTPUTS = (
     "deleted_rows",
     "deleted_bytes",
     "deleted_ids",
+    "applied_summary",
+    "left_ids",
     "last_applied_at",
 )
 
@@ -111,10 +113,13 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
     deleted_ids: pulumi.Output[str]
     """The ids the last update deleted, as ranges: '1-500'."""
     planned_deletions: pulumi.Output[str]
-    """Before an update: the ids it may delete, as ranges ("1-500"). After it: the ids
-    still left to do (normally "")."""
+    """The ids the preview showed, the most the update may delete, as ranges ("1-500")."""
     plan_summary: pulumi.Output[str]
-    """Before an update: what it will delete. After it: what it did."""
+    """What the preview showed: 'delete 12 of 40 versions, 3.1 GB, 12.4 M rows'."""
+    applied_summary: pulumi.Output[str]
+    """What the last update did: 'deleted 12 versions, 3.1 GB, 12.4 M rows; 28 listed'."""
+    left_ids: pulumi.Output[str]
+    """Ids the preview showed that the last update left, as ranges (normally "")."""
     last_applied_at: pulumi.Output[str]
 
     def __init__(

@@ -37,7 +37,7 @@ from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.errors import status_text
 from domo_versions_iac.models import UPLOAD_STATUSES
 
-FAULT_KINDS = ("status", "drop", "partial_delete")
+FAULT_KINDS = ("status", "drop", "partial_delete", "stale_listing")
 FAULT_METHODS = ("GET", "DELETE")
 
 
@@ -48,10 +48,13 @@ class Fault:
     ``kind``: ``"status"`` answers ``status`` (with ``Retry-After: retry_after`` when
     set) instead of doing the work; ``"drop"`` closes the connection without any
     response; ``"partial_delete"`` (DELETE only) removes only the first ``partial`` ids
-    of the batch (in the order sent) and then answers ``status`` (default 500).
+    of the batch (in the order sent) and then answers ``status`` (default 500);
+    ``"stale_listing"`` (GET only) answers the listing without its ``partial`` newest
+    versions (default 1), as a lagging replica would.
     ``method``/``dataset_id`` restrict which requests match (``None`` = any).
     ``latency`` delays each matching request by that many seconds before answering
     (with ``kind="status"`` and ``status=None`` it is pure latency, e.g. for timeouts).
+    ``skip`` lets that many matching requests through untouched first.
     """
 
     status: int | None = None
@@ -62,6 +65,7 @@ class Fault:
     kind: str = "status"
     latency: float = 0.0
     partial: int = 0
+    skip: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -74,8 +78,13 @@ class Fault:
             raise ValueError(f"fault status must be an HTTP status, not {self.status!r}")
         if int(self.count) < 1:
             raise ValueError("fault count must be at least 1")
-        if float(self.latency) < 0 or int(self.partial) < 0:
-            raise ValueError("fault latency and partial must not be negative")
+        if float(self.latency) < 0 or int(self.partial) < 0 or int(self.skip) < 0:
+            raise ValueError("fault latency, partial and skip must not be negative")
+        if self.kind == "stale_listing":
+            if self.method not in (None, "GET"):
+                raise ValueError("a stale_listing fault applies to GET requests only")
+            self.method = "GET"
+            self.partial = self.partial or 1
         if self.kind == "partial_delete":
             if self.method not in (None, "DELETE"):
                 raise ValueError("a partial_delete fault applies to DELETE requests only")
@@ -360,6 +369,9 @@ class EmulatorStore:
                 continue
             if fault.dataset_id not in (None, dataset_id):
                 continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
             taken = copy.copy(fault)
             fault.count -= 1
             if fault.count <= 0:
@@ -423,8 +435,12 @@ class EmulatorStore:
             return response, index, body_ids
 
         if method == "GET":
+            listing = self.list_versions(request.dataset_id)
+            if fault is not None and fault.kind == "stale_listing":
+                newest = sorted(v["dataId"] for v in listing)[-fault.partial :]
+                listing = [v for v in listing if v["dataId"] not in newest]
             return (
-                ApiResponse(status=200, body=self.list_versions(request.dataset_id), delay=delay),
+                ApiResponse(status=200, body=listing, delay=delay),
                 index,
                 body_ids,
             )

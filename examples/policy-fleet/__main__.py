@@ -19,5 +19,8 @@ for entry in config.require_object("datasets"):
         index=entry.get("index", False),
     )
 
+# Any output may be exported, also under `pulumi up --plan`: `plan_summary` is what the
+# preview showed, `applied_summary` what the update did.
 pulumi.export("plan", {name: r.plan_summary for name, r in fleet.items()})
+pulumi.export("applied", {name: r.applied_summary for name, r in fleet.items()})
 pulumi.export("deleted_bytes", {name: r.deleted_bytes for name, r in fleet.items()})

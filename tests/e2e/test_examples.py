@@ -68,7 +68,31 @@ def test_policy_fleet_applies_each_policy_from_configuration(
     assert sales[-1] == before[SALES_DATASET_ID][-1], "the newest is always kept"
     events = ids(seeded_emulator, EVENTS_DATASET_ID)
     assert 48 <= len(events) < len(before[EVENTS_DATASET_ID])
-    plans = ws.outputs()["plan"]
-    assert set(plans) == {"sales", "web-events", "budget"}
-    assert all(summary.startswith("deleted ") for summary in plans.values()), plans
+    plans, applied = ws.outputs()["plan"], ws.outputs()["applied"]
+    assert set(plans) == set(applied) == {"sales", "web-events", "budget"}
+    assert all(summary.startswith("delete ") for summary in plans.values()), plans
+    assert all(summary.startswith("deleted ") for summary in applied.values()), applied
+    ws.preview("--expect-no-changes")
+
+
+@pytest.mark.parametrize("skip_checkpoints", [False, True], ids=["checkpoints", "skip-checkpoints"])
+def test_policy_fleet_through_the_ci_workflows_reviewed_plan_steps(
+    tmp_path: Path, seeded_emulator: EmulatorServer, skip_checkpoints: bool
+) -> None:
+    """examples/ci's apply job on examples/policy-fleet, with deletions: exit 0, outputs kept."""
+    ws = example_stack(tmp_path, "policy-fleet", seeded_emulator)
+    if skip_checkpoints:
+        ws.env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+    plan = tmp_path / "plan.json"
+    ws.preview("--diff", "--save-plan", str(plan))
+    up = ws.run(
+        "up", "--yes", "--skip-preview", "--plan", str(plan), "--parallel", "4", check=False
+    )
+    assert up.returncode == 0, up.output
+    assert ids(seeded_emulator, BUDGET_DATASET_ID) == [3, 4, 5]
+    outputs = ws.outputs()
+    assert set(outputs["plan"]) == {"sales", "web-events", "budget"}, outputs
+    assert outputs["plan"]["budget"].startswith("delete 2 of 5 versions"), outputs
+    assert outputs["deleted_bytes"]["budget"] > 0, outputs
+    assert outputs["applied"]["budget"].startswith("deleted 2 versions"), outputs
     ws.preview("--expect-no-changes")

@@ -86,8 +86,10 @@ def test_up_deletes_exactly_the_surplus_then_converges(
     assert "versions" not in outs and "deleted_versions" not in outs, "no per-version lists"
     assert outs["deleted_rows"] == sum(1000 * i for i in range(1, 8))
     assert outs["deleted_bytes"] == sum(100_000 * i for i in range(1, 8))
-    assert outs["planned_deletions"] == "", "outputs say what is left to do: nothing"
-    assert outs["plan_summary"] == "deleted 7 versions, 2.8 MB, 28.0 k rows; 3 listed"
+    assert outs["planned_deletions"] == "1-7", "what the preview showed, as it showed it"
+    assert outs["plan_summary"].startswith("delete 7 of 10 versions")
+    assert outs["applied_summary"] == "deleted 7 versions, 2.8 MB, 28.0 k rows; 3 listed"
+    assert outs["left_ids"] == "", "nothing of the plan left"
     assert outs["last_applied_at"].endswith("Z")
 
     domo.store.clear_requests()

@@ -612,3 +612,16 @@ def test_requests_in_flight_over_http(emulator: EmulatorServer) -> None:
         assert control.max_in_flight("DELETE") == 1 and control.max_in_flight("GET") == 1
     emulator.stop()  # ends the held DELETE (its connection is dropped)
     held.join(timeout=10)
+
+
+def test_a_stale_listing_fault_hides_the_newest_versions_once_after_skipping() -> None:
+    from domo_versions_iac.emulator.store import ApiRequest, EmulatorStore, Fault
+
+    store = EmulatorStore(seed={"tokens": ["t"], "datasets": {}})
+    store.add_dataset("ds", [])
+    for _ in range(4):
+        store.add_version("ds")
+    store.inject_fault(Fault(kind="stale_listing", skip=1, partial=2))
+    get = ApiRequest("GET", "/ds", "ds", "t")
+    listed = [[v["dataId"] for v in store.handle(get).body] for _ in range(3)]
+    assert listed == [[1, 2, 3, 4], [1, 2], [1, 2, 3, 4]]

@@ -71,8 +71,9 @@ def test_outputs_give_counts_totals_and_id_ranges(domo: EmulatorServer) -> None:
     assert outs["deleted_rows"] == 1000 * sum(range(1, 8))
     assert outs["deleted_bytes"] == 100 * sum(range(1, 8))
     assert outs["deleted_ids"] == "1-7"
-    assert outs["planned_deletions"] == "", "nothing left to do"
-    assert outs["plan_summary"] == "deleted 7 versions, 2.8 kB, 28.0 k rows; 3 listed"
+    assert outs["planned_deletions"] == "1-7", "what the preview showed"
+    assert outs["applied_summary"] == "deleted 7 versions, 2.8 kB, 28.0 k rows; 3 listed"
+    assert outs["left_ids"] == ""
     assert "versions" not in outs and "deleted_versions" not in outs
     assert [v["dataId"] for v in domo.store.list_versions("ds")] == [8, 9, 10]
 
