@@ -8,6 +8,10 @@ STAMP := $(VENV)/.installed
 ENGINE_PATH_FILE := $(VENV)/.pulumi-bin-dir
 PYTEST_ARGS ?=
 
+# Python must cache bytecode: every `pulumi` command starts 3 Python processes, and with
+# PYTHONDONTWRITEBYTECODE set (some shells do) each recompiles the modules it imports.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: setup engine check lint typecheck test test-unit demo bench docs clean
 
 setup: $(STAMP) engine

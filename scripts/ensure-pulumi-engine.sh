@@ -37,7 +37,10 @@ engine_works() { # engine_works DIR: the CLI and the provider helper are there a
 install_language_host() { # the stand-in host comes from the checkout: refresh it every run
   local dir="$1" f
   for f in pulumi-language-python pulumi_language_python_shim.py; do
-    cmp -s "$HERE/$f" "$dir/$f" || install -m 0755 "$HERE/$f" "$dir/$f"
+    # A copy then a rename: an engine running from this cache meanwhile sees the old
+    # file or the new one, never half of one.
+    cmp -s "$HERE/$f" "$dir/$f" || { install -m 0755 "$HERE/$f" "$dir/.$f.new.$$" \
+      && mv -f "$dir/.$f.new.$$" "$dir/$f"; }
   done
 }
 
