@@ -17,6 +17,7 @@ from domo_versions_iac.policy.errors import key_error
 from domo_versions_iac.render import describe_duration
 
 _ZERO = timedelta(0)
+_MICROSECOND = timedelta(microseconds=1)
 _DURATION_RE = re.compile(
     r"(?=[0-9])(?:([0-9]+)y)?(?:([0-9]+)m)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?"
 )
@@ -70,21 +71,75 @@ class Duration:
     def cutoff(self, now: datetime, tz: tzinfo) -> datetime:
         """The earliest instant still "within" this duration of ``now``, in UTC.
 
-        Calendar units move the wall clock in ``tz`` (days clamp to the month's end);
-        hours are exact. Durations reaching before year 1 keep everything.
+        Calendar units move the wall clock in ``tz`` back; hours are exact. Durations
+        reaching before year 1 keep everything. The result never moves back as ``now``
+        moves on (first_crossing bisects it, and a version let go must stay let go), so
+        a wall time that does not exist is read as the first one after it that does:
+        - a day past the month's end is the month's end, whatever the time of day:
+          31 March minus 1m is the end of February (1 March 00:00); keeping the time
+          (29 February 10:00) would move back from 30 March 23:00 to 31 March 00:00;
+        - a wall time the clock skipped (spring forward) is the instant it jumped:
+          02:30 on that day keeps what was recorded from 03:00 on, as 02:00 would;
+        - a wall time the clock repeated (fall back) is its earlier occurrence, so
+          nothing goes before its wall time plus the duration; what was recorded in the
+          repeated hour stays until the clock has left that hour;
+        - while the clock itself repeats an hour, it reads as the time it turned back
+          from (03:00): the count stands still for that hour instead of going back.
         """
-        local = now.astimezone(tz)
+        local = _wall_clock(now, tz)
         try:
             total = local.year * 12 + local.month - 1 - (self.years * 12 + self.months)
             year, month0 = divmod(total, 12)
             if year < 1:
                 raise OverflowError
-            day = min(local.day, calendar.monthrange(year, month0 + 1)[1])
-            moved = local.replace(year=year, month=month0 + 1, day=day, fold=0)
+            last = calendar.monthrange(year, month0 + 1)[1]
+            if local.day > last:  # a day past the month's end: the month's end
+                moved = datetime(year, month0 + 1, last) + timedelta(days=1)
+            else:
+                moved = local.replace(year=year, month=month0 + 1)
             moved = moved - timedelta(weeks=self.weeks, days=self.days)
-            return moved.astimezone(timezone.utc) - timedelta(hours=self.hours)
+            return _instant(moved, tz) - timedelta(hours=self.hours)
         except (OverflowError, ValueError):
             return datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _wall_clock(now: datetime, tz: tzinfo) -> datetime:
+    """The naive wall time of ``now`` in ``tz``; in the second pass of a repeated hour,
+    the time the clock turned back from, so the reading never goes back."""
+    local = now.astimezone(tz)
+    if not local.fold:
+        return local.replace(tzinfo=None)
+    before = local.replace(fold=0).utcoffset()
+    after = local.utcoffset()
+    assert before is not None and after is not None  # an aware datetime has an offset
+    turned = _offset_change(now - (before - after), now, tz)
+    return (turned + before).replace(tzinfo=None)
+
+
+def _instant(wall: datetime, tz: tzinfo) -> datetime:
+    """The UTC instant of a naive wall time in ``tz``: a repeated one's earlier
+    occurrence, a skipped one's jump (the instant the clock skipped it)."""
+    first = wall.replace(tzinfo=tz)
+    if tz is timezone.utc:
+        return first
+    second = wall.replace(tzinfo=tz, fold=1)
+    early, late = first.astimezone(timezone.utc), second.astimezone(timezone.utc)
+    if early <= late:  # unambiguous (equal) or repeated (fold=0 is the earlier one)
+        return early
+    return _offset_change(late, early, tz)  # skipped: fold=1 reads it after the jump
+
+
+def _offset_change(before: datetime, after: datetime, tz: tzinfo) -> datetime:
+    """The first instant in (before, after] with the UTC offset ``after`` has in ``tz``
+    (one change of offset lies between them)."""
+    target = after.astimezone(tz).utcoffset()
+    while after - before > _MICROSECOND:
+        mid = before + (after - before) // 2
+        if mid.astimezone(tz).utcoffset() == target:
+            after = mid
+        else:
+            before = mid
+    return after
 
 
 def parse_duration(text: str, key: str = "keep_within") -> Duration:

@@ -15,18 +15,18 @@ from domo_versions_iac.policy.durations import Duration
 from domo_versions_iac.policy.model import Hold, RetentionPolicy
 
 _MICROSECOND = timedelta(microseconds=1)
-_HOUR = timedelta(hours=1)
 _MAX_STEPS = 64
 
 
 def first_crossing(duration: Duration, tz: tzinfo, x: datetime, after: datetime) -> datetime | None:
-    """The first instant b >= ``after`` with cutoff(b) <= x < cutoff(b + 1 µs).
+    """The last instant b >= ``after`` with cutoff(b) <= x: from b + 1 µs on, the cutoff
+    has passed x.
 
     Expects cutoff(after) <= x; None when b lies beyond year 9999. In UTC without
-    months or years the cutoff is ``t - duration``, so b is one addition. Elsewhere
-    the cutoff can step back (a clamped month end, a repeated DST hour), so b is
-    found by sampling hourly across the window the duration's bounds allow, then
-    bisecting to the microsecond.
+    months or years the cutoff is ``t - duration``, so b is one addition. Elsewhere b is
+    found by bisecting, to the microsecond, the window the duration's bounds allow:
+    Duration.cutoff itself, never moving back (DST, clamped month ends included), so
+    eligible_at and the plan agree on every instant.
     """
     try:
         exact = duration.exact()
@@ -36,16 +36,9 @@ def first_crossing(duration: Duration, tz: tzinfo, x: datetime, after: datetime)
         lo = max(after, x + low)
         if lo > after and duration.cutoff(lo, tz) > x:
             lo = after  # the bounds rule this out; stay correct anyway
-        end = x + high + _HOUR
-        hi = lo
-        while True:
-            if hi >= end:
-                return hi
-            nxt = min(hi + _HOUR, end)
-            if duration.cutoff(nxt, tz) > x:
-                break
-            hi = nxt
-        lo, hi = hi, nxt
+        hi = x + high + _MICROSECOND
+        if duration.cutoff(hi, tz) <= x:
+            return hi  # the bounds rule this out too
         while hi - lo > _MICROSECOND:
             mid = lo + (hi - lo) // 2
             if duration.cutoff(mid, tz) > x:
@@ -122,13 +115,13 @@ class Lifetimes:
                 past_end: datetime | None = self._end(recorded, past_limits, anchors)
             else:
                 past_end = self._end(earlier, past_limits, anchors)
-                if past_end == earlier:
+                if past_end == earlier and not self._keeps_at(earlier, past_limits, anchors):
                     past_end = None  # surplus back then: grace spares nothing
             grace_end = t
             if now_end is None:
                 return None
             if past_end is not None:
-                crossing = first_crossing(grace, self.tz, past_end, t)
+                crossing = self._grace_crossing(grace, t, past_end, past_limits, anchors)
                 if crossing is None:
                     return None
                 grace_end = crossing
@@ -165,6 +158,31 @@ class Lifetimes:
         if p.keep_noncurrent_within is not None and i > 0:
             anchors.append((p.keep_noncurrent_within, self.success_dates[i - 1]))
         return anchors
+
+    def _grace_crossing(
+        self,
+        grace: Duration,
+        t: datetime,
+        past_end: datetime,
+        limits: list[datetime],
+        anchors: list[tuple[Duration, datetime]],
+    ) -> datetime | None:
+        """When grace stops keeping the version: the last t with grace.cutoff(t) <= past_end
+        if a duration rule keeps it back then at past_end itself, else the first t with
+        grace.cutoff(t) >= past_end (a limit ends before it). The cutoff can stand still
+        at past_end for an hour (DST) or days (a month's end), so the two differ."""
+        if self._keeps_at(past_end, limits, anchors):
+            return first_crossing(grace, self.tz, past_end, t)
+        crossing = first_crossing(grace, self.tz, past_end - _MICROSECOND, t)
+        return None if crossing is None else crossing + _MICROSECOND
+
+    def _keeps_at(
+        self, at: datetime, limits: list[datetime], anchors: list[tuple[Duration, datetime]]
+    ) -> bool:
+        """Whether a limit or a duration rule (as in :meth:`_end`) keeps the version at ``at``."""
+        return any(limit > at for limit in limits) or any(
+            duration.cutoff(at, self.tz) <= anchor for duration, anchor in anchors
+        )
 
     def _end(
         self, start: datetime, limits: list[datetime], anchors: list[tuple[Duration, datetime]]

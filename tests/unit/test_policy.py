@@ -288,9 +288,10 @@ def test_parse_duration_rejects(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "now", "cutoff"),
     [
-        ("1m", "2024-03-31T10:00:00Z", "2024-02-29T10:00:00Z"),  # clamp, leap year
-        ("1m", "2023-03-31T10:00:00Z", "2023-02-28T10:00:00Z"),  # clamp, common year
-        ("1y", "2024-02-29T00:00:00Z", "2023-02-28T00:00:00Z"),
+        ("1m", "2024-03-31T10:00:00Z", "2024-03-01T00:00:00Z"),  # clamp: end of February
+        ("1m", "2023-03-31T10:00:00Z", "2023-03-01T00:00:00Z"),  # clamp, common year
+        ("1m", "2024-03-29T10:00:00Z", "2024-02-29T10:00:00Z"),  # 29 February exists
+        ("1y", "2024-02-29T12:00:00Z", "2023-03-01T00:00:00Z"),
         ("4y", "2024-02-29T00:00:00Z", "2020-02-29T00:00:00Z"),
         ("1y2m", "2024-05-15T08:00:00Z", "2023-03-15T08:00:00Z"),
         ("36h", "2024-03-10T12:00:00Z", "2024-03-09T00:00:00Z"),
@@ -313,6 +314,24 @@ def test_duration_cutoff_counts_days_on_the_local_wall_clock_across_dst() -> Non
     # 2024-10-27 03:00 CEST -> 02:00 CET: that local day has 25 hours.
     now = at("2024-10-27T12:00:00Z")  # 13:00 CET
     assert parse_duration("1d").cutoff(now, berlin) == at("2024-10-26T11:00:00Z")  # 13:00 CEST
+
+
+def test_duration_cutoff_on_a_skipped_or_repeated_wall_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    ten_days = parse_duration("10d")
+    # 2024-03-31 02:00-03:00 never happened: a cutoff there is the jump (03:00 CEST = 01:00Z)
+    assert ten_days.cutoff(at("2024-04-10T00:00:00Z"), berlin) == at("2024-03-31T01:00:00Z")
+    assert ten_days.cutoff(at("2024-04-10T00:30:00Z"), berlin) == at("2024-03-31T01:00:00Z")
+    assert ten_days.cutoff(at("2024-04-10T01:00:00Z"), berlin) == at("2024-03-31T01:00:00Z")
+    # 2023-10-29 02:00-03:00 happened twice: a cutoff there is the first (CEST) occurrence
+    assert ten_days.cutoff(at("2023-11-08T01:30:00Z"), berlin) == at("2023-10-29T00:30:00Z")
+    # while the clock repeats 02:00-03:00 it reads 03:00: the cutoff stands still
+    assert ten_days.cutoff(at("2023-10-29T00:30:00Z"), berlin) == at("2023-10-19T00:30:00Z")
+    assert ten_days.cutoff(at("2023-10-29T01:00:00Z"), berlin) == at("2023-10-19T01:00:00Z")
+    assert ten_days.cutoff(at("2023-10-29T01:59:00Z"), berlin) == at("2023-10-19T01:00:00Z")
+    assert ten_days.cutoff(at("2023-10-29T02:01:00Z"), berlin) == at("2023-10-19T01:01:00Z")
 
 
 def test_huge_duration_keeps_everything() -> None:
@@ -377,9 +396,10 @@ def test_keep_within_keeps_a_version_exactly_at_the_cutoff_unlike_restic() -> No
 @pytest.mark.parametrize(
     ("now", "clamped", "restic_cutoff"),
     [
-        # Go's AddDate turns 31 March - 1 month into "31 February", normalised to March 3 / 2
-        ("2023-03-31T12:00:00Z", "2023-02-28T12:00:00Z", "2023-03-03T12:00:00Z"),
-        ("2024-03-31T12:00:00Z", "2024-02-29T12:00:00Z", "2024-03-02T12:00:00Z"),
+        # Go's AddDate turns 31 March - 1 month into "31 February", normalised to March 3 / 2;
+        # here it is the end of February, whatever the time of day
+        ("2023-03-31T12:00:00Z", "2023-03-01T00:00:00Z", "2023-03-03T12:00:00Z"),
+        ("2024-03-31T12:00:00Z", "2024-03-01T00:00:00Z", "2024-03-02T12:00:00Z"),
     ],
 )
 def test_keep_within_months_clamp_to_the_month_end_unlike_restic(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from domo_versions_iac.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import (
     BudgetExceededError,
+    Duration,
     PolicyError,
     RetentionPolicy,
     parse_duration,
@@ -349,6 +351,13 @@ def test_parse_duration_never_crashes(text: str) -> None:
 
 
 MICRO = timedelta(microseconds=1)
+_OLD = datetime(2022, 1, 1, tzinfo=UTC)
+
+
+def at_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 FAR = datetime(2045, 1, 1, tzinfo=UTC)  # past every hold, duration and grace drawn
 
 
@@ -377,29 +386,124 @@ def test_eligible_at_is_when_time_alone_deletes_a_kept_version(
     eligible_at_is_when_time_alone_deletes(versions, data)
 
 
-# Found by Hypothesis in a `make test` run: 10 days before 2024-04-10T00:xxZ is a wall time
-# Berlin skipped on 2024-03-31. Duration.cutoff reads it with the offset before the jump
-# (an hour ahead, then back at 01:00Z), and eligible_at says 01:00Z where the plan already
-# deletes version 6 from 00:00Z. Open: a fix needs cutoff and first_crossing to agree on
-# skipped wall times (strict: this fails loudly once it passes).
-@pytest.mark.xfail(strict=True, reason="eligible_at across a skipped DST hour (open bug)")
-def test_eligible_at_across_a_skipped_dst_hour() -> None:
-    old = datetime(2022, 1, 1, tzinfo=UTC)
-    versions = [DataVersion(i, 1, "success", old, old, 0, 0) for i in range(7)]
-    versions.append(
-        DataVersion(7, 1, "success", datetime(2024, 3, 31, 1, 0, tzinfo=UTC), old, 0, 0)
-    )
-    policy = {"keep_daily": 1, "timezone": "Europe/Berlin", "protect_latest": 0, "grace": "10d"}
+# Found by Hypothesis: 10 days before 2024-04-10T00:xxZ is a wall time Berlin skipped on
+# 2024-03-31. Duration.cutoff used to read it with the offset before the jump (an hour ahead,
+# then back at 01:00Z), and eligible_at said 01:00Z where the plan deleted from 00:00Z.
+@pytest.mark.parametrize(
+    ("versions", "policy"),
+    [
+        (
+            [DataVersion(i, 1, "success", _OLD, _OLD, 0, 0) for i in range(7)]
+            + [DataVersion(7, 1, "success", at_utc("2024-03-31T01:00"), _OLD, 0, 0)],
+            {"keep_daily": 1, "timezone": "Europe/Berlin", "protect_latest": 0, "grace": "10d"},
+        ),
+        (
+            [
+                DataVersion(0, 1, "error", at_utc("2024-03-17T02:00"), _OLD, 0, 0),
+                DataVersion(1, 1, "success", at_utc("2024-03-31T12:00"), _OLD, 0, 0),
+            ],
+            {
+                "keep_daily": 1,
+                "keep_within": "2w",
+                "timezone": "Europe/Berlin",
+                "protect_latest": 0,
+                "grace": "10d",
+            },
+        ),
+    ],
+)
+def test_eligible_at_across_a_skipped_dst_hour(
+    versions: list[DataVersion], policy: dict[str, Any]
+) -> None:
     eligible_at_is_when_time_alone_deletes(versions, policy)
 
 
+def test_eligible_at_while_the_grace_cutoff_stands_still_in_a_skipped_hour() -> None:
+    """From 2024-04-10T00:00Z to 01:00Z, 10 days back is the skipped 02:00-03:00 of
+    2024-03-31, so grace looks back to 01:00Z for that hour, where keep_within 2w still
+    keeps version 0 (14 days after 2024-03-17 03:00 CET): kept until 01:00Z, not now."""
+    versions = [
+        DataVersion(0, 1, "error", at_utc("2024-03-17T02:00"), _OLD, 0, 0),
+        DataVersion(1, 1, "success", at_utc("2024-03-31T12:00"), _OLD, 0, 0),
+    ]
+    policy = {
+        "keep_within": "2w",
+        "timezone": "Europe/Berlin",
+        "protect_latest": 1,
+        "grace": "10d",
+    }
+    now = at_utc("2024-04-10T00:30")
+    plan = plan_retention(versions, relaxed(policy), now)
+    assert plan.eligible_at[1] == at_utc("2024-04-10T01:00")
+    eligible_at_is_when_time_alone_deletes(versions, policy, now)
+
+
+# (zone, UTC instant its offset changes): spring-forward gaps and fall-back folds of an hour,
+# at local midnight (Havana, Sao Paulo), of 30 minutes (Lord Howe), a negative DST (Dublin's
+# winter time in tzdata) and a whole skipped day (Apia, 2011-12-30).
+TRANSITIONS = [
+    ("Europe/Berlin", "2024-03-31T01:00"),
+    ("Europe/Berlin", "2023-10-29T01:00"),
+    ("America/Havana", "2024-03-10T05:00"),
+    ("America/Havana", "2023-11-05T05:00"),
+    ("Australia/Lord_Howe", "2024-04-06T15:00"),
+    ("Australia/Lord_Howe", "2024-10-05T15:30"),
+    ("Pacific/Apia", "2011-12-30T10:00"),
+    ("America/Sao_Paulo", "2018-11-04T03:00"),
+    ("America/Sao_Paulo", "2019-02-17T02:00"),
+    ("Europe/Dublin", "2024-03-31T01:00"),
+    ("Europe/Dublin", "2024-10-27T01:00"),
+]
+CUTOFF_DURATIONS = ["1y", "2m", "1m", "1w", "2w", "10d", "1d", "1h", "36h", "1y2m3w4d5h"]
+
+
+def wall_clock_after(duration: Duration, start: datetime, tz: ZoneInfo) -> datetime:
+    """About when the wall clock in tz reads start's wall time plus duration (the test's
+    own arithmetic: the point where the cutoff of that instant is near start)."""
+    wall = start.astimezone(tz).replace(tzinfo=None)
+    total = wall.year * 12 + wall.month - 1 + duration.years * 12 + duration.months
+    year, month0 = divmod(total, 12)
+    day = min(wall.day, monthrange(year, month0 + 1)[1])
+    wall = wall.replace(year=year, month=month0 + 1, day=day)
+    wall += timedelta(weeks=duration.weeks, days=duration.days)
+    return wall.replace(tzinfo=tz).astimezone(UTC) + timedelta(hours=duration.hours)
+
+
+@st.composite
+def instants_near_a_transition(draw: st.DrawFn) -> tuple[Duration, ZoneInfo, datetime, datetime]:
+    """A duration, a zone and two instants (a <= b) where either the clock itself or the
+    wall time the cutoff moves back to is within a few hours of a change of offset."""
+    name, when = draw(st.sampled_from(TRANSITIONS))
+    tz = ZoneInfo(name)
+    duration = parse_duration(draw(st.sampled_from(CUTOFF_DURATIONS)))
+    change = at_utc(when)
+    base = change if draw(st.booleans()) else wall_clock_after(duration, change, tz)
+    span = 5 * 3600 * 10**6
+    near = st.integers(-span, span) | st.integers(-300, 300).map(lambda m: m * 60 * 10**6)
+    a, b = sorted(base + timedelta(microseconds=draw(near)) for _ in range(2))
+    return duration, tz, a, b
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants_near_a_transition())
+def test_cutoff_never_moves_back_across_dst(
+    case: tuple[Duration, ZoneInfo, datetime, datetime],
+) -> None:
+    """first_crossing bisects the cutoff: it must not step back (nor leave its bounds)."""
+    duration, tz, a, b = case
+    cut_a, cut_b = duration.cutoff(a, tz), duration.cutoff(b, tz)
+    assert cut_a <= cut_b, (str(duration), a, b, cut_a, cut_b)
+    low, high = duration.bounds()
+    assert low <= a - cut_a <= high, (str(duration), a, cut_a)
+
+
 def eligible_at_is_when_time_alone_deletes(
-    versions: list[DataVersion], data: dict[str, Any]
+    versions: list[DataVersion], data: dict[str, Any], now: datetime = NOW
 ) -> None:
     """Planning just before eligible_at keeps the version, just after it deletes it;
     a null eligible_at means no plan, however late, deletes it without a new upload."""
     policy = relaxed(data)
-    plan = plan_retention(versions, policy, NOW)
+    plan = plan_retention(versions, policy, now)
     for d, when in zip(plan.decisions, plan.eligible_at, strict=True):
         data_id = d.version.data_id
         if d.action == "delete":
@@ -408,6 +512,6 @@ def eligible_at_is_when_time_alone_deletes(
         if when is None:
             assert data_id in kept_ids(versions, policy, FAR), d.reasons
             continue
-        assert when >= NOW
-        assert data_id in kept_ids(versions, policy, max(NOW, when - MICRO)), (when, d.reasons)
+        assert when >= now
+        assert data_id in kept_ids(versions, policy, max(now, when - MICRO)), (when, d.reasons)
         assert data_id not in kept_ids(versions, policy, when + MICRO), (when, d.reasons)
