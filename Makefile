@@ -51,6 +51,7 @@ demo: setup
 
 bench: setup
 	PULUMI_BIN_DIR="$$(cat $(ENGINE_PATH_FILE))" $(PY) bench/run_all.py
+	$(PY) bench/archive_bench.py
 
 # The configuration reference is generated from the JSON Schemas.
 docs: $(STAMP)

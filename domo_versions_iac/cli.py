@@ -625,6 +625,13 @@ def _echo_warnings(plans: dict[str, Plan]) -> None:
     help="Also show what the policy deletes on each of the next DAYS days if nothing new "
     "is uploaded, with bytes.",
 )
+@click.option(
+    "--archive",
+    "archive_to",
+    metavar="URL",
+    help="Say (and put in the JSON) that each version is archived first to URL, as the "
+    "resource's archive input would (archive before delete); nothing is archived here.",
+)
 def plan_command(
     dataset_ids: tuple[str, ...],
     policy_file: str | None,
@@ -633,6 +640,7 @@ def plan_command(
     now: str | None,
     detailed_exitcode: bool,
     forecast_days: int | None,
+    archive_to: str | None = None,
     **flags: Any,
 ) -> None:
     """Show what the retention policy would delete, without deleting anything.
@@ -668,11 +676,15 @@ def plan_command(
         effective = _effective_policy(ids, policy_file, flags, allowed_versions, holds)
         moment = _parse_now(now)
         plans, errors = _plan_datasets(ids, effective, moment, options.instance)
+        archive = _archive_option(archive_to)
         if options.as_json:
-            _print_json(render.plans_json(plans, errors, ids, forecast_days=forecast_days))
+            found = render.plans_json(plans, errors, ids, forecast_days=forecast_days)
+            _print_json(_with_archive_json(found, archive))
         elif plans:
             blocks = [
-                render.plan_block(ds, plan, forecast_days=forecast_days)
+                _with_archive_text(
+                    render.plan_block(ds, plan, forecast_days=forecast_days), archive
+                )
                 for ds, plan in plans.items()
             ]
             if len(plans) > 1:
@@ -790,6 +802,35 @@ def _write_chart(path: str, report: Report) -> None:
             write_svg(report, handle)
     except OSError as exc:
         raise CliError(f"--svg: cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _archive_option(url: str | None) -> Any:
+    """``plan --archive URL`` as the resource's archive options (checked), or None."""
+    if url is None:
+        return None
+    from domo_versions_iac.archive import effective_archive
+
+    try:
+        return effective_archive(None, {"domo:archive": url})
+    except ValueError as exc:
+        raise CliError(f"--archive: {exc}") from exc
+
+
+def _with_archive_json(found: dict[str, Any], archive: Any) -> dict[str, Any]:
+    """Each dataset's plan JSON with its ``archive`` target (plan.schema.json)."""
+    if archive is not None:
+        for plan in found["datasets"].values():
+            if "error" not in plan:
+                plan["archive"] = archive.to_dict()
+    return found
+
+
+def _with_archive_text(block: str, archive: Any) -> str:
+    if archive is None:
+        return block
+    from domo_versions_iac.archive import with_archive
+
+    return with_archive(block, archive)
 
 
 @cli.group("emulator", cls=_Group, invoke_without_command=True)
@@ -1077,6 +1118,12 @@ def _wait_for_url_file(path: Path, deadline: float) -> tuple[str, dict[str, Any]
         if time.monotonic() >= deadline:
             raise CliError(problem)
         time.sleep(0.1)
+
+
+# `domo-versions archive ...` lives in its own module, which uses this one's helpers.
+from domo_versions_iac.cli_archive import archive_command  # noqa: E402
+
+cli.add_command(archive_command)
 
 
 def main() -> None:

@@ -83,6 +83,8 @@ from domo_versions_iac.models import (
 )
 from domo_versions_iac.retry import (
     DEADLINE_ENV,
+    DEFAULT_EXPORT_DEADLINE,
+    EXPORT_DEADLINE_ENV,
     RETRY_STATUSES,
     RULES,
     Attempts,
@@ -91,7 +93,13 @@ from domo_versions_iac.retry import (
     parse_retry_after,
 )
 from domo_versions_iac.throttle import Throttle
-from domo_versions_iac.transport import CA_BUNDLE_ENV, DeadlinePassed, exchange, new_session
+from domo_versions_iac.transport import (
+    CA_BUNDLE_ENV,
+    DeadlinePassed,
+    RawBody,
+    exchange,
+    new_session,
+)
 
 logger = logging.getLogger("domo_versions_iac.client")
 
@@ -163,6 +171,9 @@ class DomoClient:
         check_token(token, self._base_url)
         register_secret(token.strip())  # from now on no error or CLI line can show it
         self.deadline = deadline_setting(deadline, self._base_url)
+        self.export_deadline = deadline_setting(
+            None, self._base_url, env=EXPORT_DEADLINE_ENV, default=DEFAULT_EXPORT_DEADLINE
+        )
         if timeout <= 0 or max_attempts < 1 or max_retry_seconds < 0 or backoff_base < 0:
             raise ConfigurationError(
                 "timeout must be > 0, max_attempts >= 1, max_retry_seconds and backoff_base >= 0",
@@ -221,6 +232,46 @@ class DomoClient:
         body = ListingBody()  # decoded as it arrives: never the whole body at once
         self._request("GET", dataset_id, stream_to=body)
         return body.versions(dataset_id, instance=self._base_url)
+
+    def export_url(self, dataset_id: str, version_id: int) -> str:
+        return f"{self.versions_url(dataset_id)}/{int(version_id)}"
+
+    def export_version(
+        self,
+        dataset_id: str,
+        version_id: int,
+        consume: Callable[[RawBody], None],
+        *,
+        exclude_appended_data: bool = True,
+        row_limit: int | None = None,
+    ) -> None:
+        """Stream one version's rows (CSV) to ``consume``, never holding them whole.
+
+        ``consume`` gets a :class:`~domo_versions_iac.transport.RawBody`: the bytes as
+        Domo sent them (gzip stays compressed; ``content_encoding`` says which). It is a
+        read, so it is retried like a listing (429 with ``Retry-After``, 502-504, a
+        dropped or cut connection): ``consume`` is then called again with a new body and
+        must start over. Errors ``consume`` raises itself are not retried. The call's
+        deadline is :attr:`export_deadline` (``DOMO_EXPORT_DEADLINE``, default 3600 s):
+        longer than a listing's, still checked between chunks. See docs/domo-export-api.md.
+        """
+        dataset_id = self._check_dataset_id(dataset_id)
+        if isinstance(version_id, bool) or not isinstance(version_id, int) or version_id < 0:
+            raise ValueError(f"a data version id is a non-negative integer, got {version_id!r}")
+        params = {"excludeAppendedData": "true" if exclude_appended_data else "false"}
+        if row_limit is not None:
+            params["rowLimit"] = str(int(row_limit))
+
+        def stream_to(chunks: Iterator[bytes]) -> None:
+            assert isinstance(chunks, RawBody)
+            consume(chunks)
+
+        self._request(
+            "GET",
+            dataset_id,
+            stream_to=stream_to,
+            export=(version_id, params),
+        )
 
     def delete_versions(
         self,
@@ -354,12 +405,23 @@ class DomoClient:
         index: bool | None = None,
         ids: list[int] | None = None,
         stream_to: Callable[[Iterator[bytes]], None] | None = None,
+        export: tuple[int, dict[str, str]] | None = None,
     ) -> requests.Response:
         """One logical call with the retry policy, all within the deadline; returns a
-        2xx response whose body is read (or handed to ``stream_to``), or raises."""
+        2xx response whose body is read (or handed to ``stream_to``), or raises.
+        ``export``: the version id and query of an export (a raw body, its own deadline)."""
         url = self.versions_url(dataset_id)
         params = {"index": "true" if index else "false"} if method == "DELETE" else None
-        deadline_at = time.monotonic() + self.deadline
+        deadline = self.deadline
+        headers = self._headers(json_body=body is not None)
+        if export is not None:
+            url, params, deadline = (
+                self.export_url(dataset_id, export[0]),
+                export[1],
+                self.export_deadline,
+            )
+            headers.update({"Accept": "text/csv", "Accept-Encoding": "gzip"})
+        deadline_at = time.monotonic() + deadline
         state = Attempts(self.max_attempts, self.max_retry_seconds, deadline_at)
         rules = RULES[method]
         unreachable: DomoError | None = None  # the last attempt could not even connect
@@ -373,10 +435,11 @@ class DomoClient:
                     url,
                     params=params,
                     body=body,
-                    headers=self._headers(json_body=body is not None),
+                    headers=headers,
                     timeout=self.timeout,
                     deadline_at=deadline_at,
                     stream_to=stream_to,
+                    raw=export is not None,
                 )
             except DeadlinePassed as passed:
                 logger.warning(
@@ -385,7 +448,7 @@ class DomoClient:
                 if unreachable is not None and not passed.sent:
                     raise unreachable from None  # never reached: say so, not "too slow"
                 raise deadline_error(
-                    passed.sent, method, deadline=self.deadline, **self._context(dataset_id, ids)
+                    passed.sent, method, deadline=deadline, **self._context(dataset_id, ids)
                 ) from None
             except requests.RequestException as exc:
                 error = transport_error(exc, method, **self._context(dataset_id, ids))

@@ -30,7 +30,8 @@ ALLOWED_HOSTS_ENV = "DOMO_ALLOWED_HOSTS"
 INSTANCE_CONFIG = "domo:instance"
 TOKEN_CONFIG = "domo:token"
 ALLOWED_HOSTS_CONFIG = "domo:allowedHosts"
-CONFIG_KEYS = (INSTANCE_CONFIG, TOKEN_CONFIG, ALLOWED_HOSTS_CONFIG)
+ARCHIVE_CONFIG = "domo:archive"  # where archives go (README, "Archive before delete")
+CONFIG_KEYS = (INSTANCE_CONFIG, TOKEN_CONFIG, ALLOWED_HOSTS_CONFIG, ARCHIVE_CONFIG)
 
 
 class MissingCredentialsError(ValueError):

@@ -25,6 +25,13 @@ same update, even if a stale listing still shows it, and counts as deleted.
 
 A 413 (body too large) also halves the batch size for the rest of the update.
 
+With an archive (``archive=``, a hook from :func:`domo_versions_iac.archive.archive_hook`),
+the next batch's candidates are archived and verified before the gate is asked, and the
+gate lets only those go (its condition (d)). Archiving takes time, so after it the
+dataset is listed again and the gate asked again before the DELETE. A version whose
+archive failed is not archived again in this update; it stays, named in
+``not_deleted`` with why.
+
 Bounded: every request either settles ids (sent or given up), splits a batch or is a
 throttle; ``max_consecutive_failures`` failing requests in a row stop the loop, and so
 does a throttle that outlasts the client's attempts or waiting budget.
@@ -63,6 +70,22 @@ _FATAL: tuple[type[DomoError], ...] = (
     ConfigurationError,
     ProtectedVersionError,
 )
+
+
+class ArchiveHook(Protocol):
+    """Archives and verifies versions of ``listing`` by id: per id None (verified) or why not."""
+
+    def __call__(
+        self, listing: Sequence[DataVersion], ids: Sequence[int]
+    ) -> dict[int, str | None]: ...
+
+
+@dataclass
+class _Archived:
+    """What the archive hook said in this update: verified ids, and why others failed."""
+
+    ok: set[int] = field(default_factory=set)
+    failed: dict[int, str] = field(default_factory=dict)
 
 
 class VersionStore(Protocol):
@@ -200,6 +223,7 @@ def apply_retention(
     clock: Callable[[], datetime],
     max_consecutive_failures: int | None = None,
     should_stop: Callable[[], str | None] | None = None,
+    archive: ArchiveHook | None = None,
 ) -> DeletionOutcome:
     """Delete the ids of ``shown`` that the gate allows, batch by batch.
 
@@ -218,12 +242,18 @@ def apply_retention(
     # The gate's answer for the latest listing: at the end it is also what is left
     # surplus, so the final listing is not planned a second time.
     allowed: list[int] | None = None
+    archived = _Archived()
     while True:
         present = {version.data_id for version in listing}
         progress.saw(present)
         try:
-            allowed = deletable_ids(
-                shown, listing, policy, clock(), already_deleted=len(progress.tried - present)
+            allowed, archived_now = _gate(
+                shown,
+                listing,
+                policy,
+                clock(),
+                len(progress.tried - present),
+                (archive, archived, batch_size, progress.sent_ok | set(progress.given_up)),
             )
         except (BudgetExceededError, ContradictoryListingError) as exc:
             allowed = None
@@ -237,25 +267,28 @@ def apply_retention(
         outcome.stopped_by = should_stop() if should_stop is not None else None
         if outcome.stopped_by is not None:
             break
-        batch = _next_batch(progress.split, candidates, batch_size)
-        outcome.requests += 1
-        error = _send(store, dataset_id, batch, index=index, never=protected_ids(listing))
-        if isinstance(error, _FATAL):
-            progress.tried.update(batch)
-            progress.last_error.update((i, _short(error)) for i in batch)
-            outcome.stopped_by = str(error)
-            break
-        if error is None:
-            progress.succeeded(batch)
-        else:
-            batch_size, outcome.stopped_by = _after_failure(
-                store, error, batch, batch_size, progress, limit
-            )
+        # Archiving took time: no DELETE on that listing; list again and ask the gate again.
+        if not archived_now:
+            batch = _next_batch(progress.split, candidates, batch_size)
+            outcome.requests += 1
+            error = _send(store, dataset_id, batch, index=index, never=protected_ids(listing))
+            if isinstance(error, _FATAL):
+                progress.tried.update(batch)
+                progress.last_error.update((i, _short(error)) for i in batch)
+                outcome.stopped_by = str(error)
+                break
+            if error is None:
+                progress.succeeded(batch)
+            else:
+                batch_size, outcome.stopped_by = _after_failure(
+                    store, error, batch, batch_size, progress, limit
+                )
         listing = []  # freed before the next listing is decoded: one listing in memory at once
         try:
             listing = store.list_versions(dataset_id)
         except DomoError as exc:
-            outcome.stopped_by = f"could not list the dataset after deleting: {exc}"
+            step = "archiving" if archived_now else "deleting"
+            outcome.stopped_by = f"could not list the dataset after {step}: {exc}"
             outcome.deleted = first_seen.deleted(progress.deleted())
             outcome.not_deleted = {
                 i: f"unknown: {why}"
@@ -264,7 +297,9 @@ def apply_retention(
             }
             return outcome
     left = allowed if allowed is not None else _still_surplus(shown, listing, policy, clock())
-    return _finish(outcome, progress, first_seen, listing, left)
+    _finish(outcome, progress, first_seen, listing, left)
+    _note_archive_failures(outcome, archived, {version.data_id for version in listing})
+    return outcome
 
 
 def _send(
@@ -347,6 +382,57 @@ def _finish(
             why = "not attempted: the update stopped first"
         outcome.not_deleted[data_id] = why
     return outcome
+
+
+def _gate(
+    shown: Collection[int],
+    listing: list[DataVersion],
+    policy: RetentionPolicy,
+    now: datetime,
+    already_deleted: int,
+    archiving: tuple[ArchiveHook | None, _Archived, int, set[int]],
+) -> tuple[list[int], bool]:
+    """The gate's answer, and whether versions were archived for it just now.
+
+    With an archive and no verified candidate left to send, the next batch's candidates
+    are archived and verified first, and the gate is asked with what is archived (its
+    condition (d)).
+    """
+    archive, archived, batch_size, settled = archiving
+    surplus = deletable_ids(shown, listing, policy, now, already_deleted=already_deleted)
+    if archive is None:
+        return surplus, False
+    unsent = [i for i in surplus if i not in settled]
+    archived_now = False
+    if not any(i in archived.ok for i in unsent):
+        waiting = [i for i in unsent if i not in archived.failed]
+        # A batch at a time until one is verified or none is left: a batch that failed
+        # whole must not hide the surplus after it.
+        for start in range(0, len(waiting), batch_size):
+            pending = waiting[start : start + batch_size]
+            results = archive(listing, pending)
+            for data_id in pending:
+                why = results.get(data_id, "the archive gave no answer for it")
+                if why is None:
+                    archived.ok.add(data_id)
+                    archived_now = True
+                else:
+                    archived.failed[data_id] = why
+            if archived_now:
+                break
+    allowed = deletable_ids(
+        shown, listing, policy, now, already_deleted=already_deleted, archived=archived.ok
+    )
+    return allowed, archived_now
+
+
+def _note_archive_failures(
+    outcome: DeletionOutcome, archived: _Archived, present: set[int]
+) -> None:
+    """Versions still listed whose archive failed: not deleted, and why."""
+    for data_id, why in sorted(archived.failed.items()):
+        if data_id in present:
+            outcome.not_deleted[data_id] = f"not archived, so not deleted: {why}"
 
 
 def _still_surplus(

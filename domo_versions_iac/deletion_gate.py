@@ -7,7 +7,9 @@ A version id may be sent in a DELETE only if all of these hold (README, "Safety"
     this DELETE, and the deletion budget still holds for this update as a whole;
 (c) in that listing it is neither the newest successful version (the latest recorded,
     and the highest successful id: a clock can be wrong) nor an upload in
-    processing, whatever the policy says.
+    processing, whatever the policy says;
+(d) when an archive is configured, its archive was written and verified (it is in
+    ``archived``; see :mod:`domo_versions_iac.archive`).
 
 :func:`deletable_ids` answers "which ids may the next batch hold?" and the delete loop
 (:mod:`domo_versions_iac.deletion`) calls it before every batch. :func:`protected_ids`
@@ -44,8 +46,12 @@ def deletable_ids(
     now: datetime,
     *,
     already_deleted: int = 0,
+    archived: Collection[int] | None = None,
 ) -> list[int]:
-    """The ids the next DELETE batch may hold, ascending: (a) and (b) and (c) above.
+    """The ids the next DELETE batch may hold, ascending: (a) and (b) and (c) and (d).
+
+    ``archived``: ``None`` when no archive is configured; else the ids whose archive
+    verified, and only those may go.
 
     ``already_deleted`` is how many versions this update has deleted so far: the budget
     (``max_deletions``, ``max_deletion_share``) covers the whole update, so it is checked
@@ -63,9 +69,12 @@ def deletable_ids(
     wanted = set(shown)
     never = protected_ids(listing)
     allowed = sorted(i for i in fresh.delete_ids if i in wanted and i not in never)
-    would = already_deleted + len(allowed)
+    would = already_deleted + len(allowed)  # the budget counts what the plan would delete
     over = budget_violation(would, len(listing) + already_deleted, policy)
     if over is not None:
         message, limit = over
         raise BudgetExceededError(message, plan=fresh, would_delete=would, limit=limit)
+    if archived is not None:
+        proven = set(archived)
+        allowed = [i for i in allowed if i in proven]
     return allowed

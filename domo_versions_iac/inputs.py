@@ -18,9 +18,27 @@ from domo_versions_iac.schemas import validator
 SCHEMA_NAME = "dataset-version-retention"
 
 # Keys the user sets; everything else in the property bag is computed by the provider.
-USER_KEYS = ("dataset_id", "allowed_versions", "policy", "index", "batch_size", "instance", "token")
+USER_KEYS = (
+    "dataset_id",
+    "allowed_versions",
+    "policy",
+    "index",
+    "batch_size",
+    "instance",
+    "token",
+    "archive",
+)
 # Keys whose change alters what the resource manages (compared in `diff`).
-DESIRED_KEYS = ("dataset_id", "allowed_versions", "policy", "index", "batch_size", "instance")
+DESIRED_KEYS = (
+    "dataset_id",
+    "allowed_versions",
+    "policy",
+    "index",
+    "batch_size",
+    "instance",
+    "archive",
+)
+_ARCHIVE_KEYS = ("to", "exclude_appended_data")
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,9 @@ class RetentionInputs:
     batch_size: int = DEFAULT_BATCH_SIZE
     instance: str | None = None
     token: str | None = field(default=None, repr=False)
+    archive: dict[str, Any] | None = None
+    """The ``archive`` input as given (``to``, ``exclude_appended_data``); the stack
+    config ``domo:archive`` applies when it is not given (archive.effective_archive)."""
 
 
 class InputError(ValueError):
@@ -78,6 +99,7 @@ def parse_inputs(
         batch_size=int(given.get("batch_size", DEFAULT_BATCH_SIZE)),
         instance=given.get("instance"),
         token=given.get("token"),
+        archive=given.get("archive"),
     )
 
 
@@ -101,6 +123,8 @@ def _integral(value: Any) -> Any:
 def _schema_failure(error: Any, given: Mapping[str, Any]) -> tuple[str, str]:
     """One jsonschema error as (property, reason) in the user's terms."""
     path = ".".join(str(part) for part in error.path)
+    if path.startswith("archive"):
+        return _archive_failure(error, path)
     if error.validator == "additionalProperties":
         unknown = sorted(set(given) - set(error.schema.get("properties", {})))
         known = ", ".join(USER_KEYS)
@@ -127,3 +151,18 @@ def _schema_failure(error: Any, given: Mapping[str, Any]) -> tuple[str, str]:
     if error.validator == "maximum" and path.startswith("allowed_versions"):
         return (path, _TOO_LARGE.format(error.instance))
     return (path or "inputs", described.get(error.validator, error.message))
+
+
+def _archive_failure(error: Any, path: str) -> tuple[str, str]:
+    """A schema error inside ``archive``, in the user's terms."""
+    if error.validator == "additionalProperties":
+        return (path, f"unknown key; expected one of: {', '.join(_ARCHIVE_KEYS)}")
+    if error.validator == "required":
+        return ("archive.to", "is required: where archives go, e.g. s3://bucket/prefix")
+    if error.validator == "pattern":
+        return (
+            path,
+            f"{error.instance!r} is not an archive URL: use file:///a/directory, "
+            "s3://bucket/prefix, gs://bucket/prefix or az://account/container/prefix",
+        )
+    return (path, error.message)

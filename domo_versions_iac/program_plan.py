@@ -30,6 +30,7 @@ from typing import Any
 import pulumi
 
 from domo_versions_iac import preview_stash
+from domo_versions_iac.archive import effective_archive, with_archive
 from domo_versions_iac.credentials import (
     ALLOWED_HOSTS_CONFIG,
     ALLOWED_HOSTS_ENV,
@@ -232,6 +233,10 @@ def compute_plan(
     _claim(owner_key, resource_name)
     owner_label = f"dataset {inputs.dataset_id} on {client.instance}"
     try:
+        archive = effective_archive(inputs.archive, config)
+    except ValueError as exc:
+        return replace(_failed("archive", str(exc)), owner_key=owner_key, owner_label=owner_label)
+    try:
         plan = plan_or_input_error(client, inputs, now or datetime.now(timezone.utc))
     except InputError as exc:
         prop, reason = exc.failures[0]
@@ -240,11 +245,14 @@ def compute_plan(
     # no per-id work in the SDK (a list of 500 ids cost the program ~15 ms a resource).
     props = {
         PLANNED: format_ranges(plan.delete_ids),
-        PLAN_SUMMARY: plan.summary(),
+        PLAN_SUMMARY: with_archive(plan.summary(), archive),
         PLAN_BASIS: plan_basis(plan),
     }
     warnings = tuple(f"dataset {inputs.dataset_id}: {w}" for w in plan.warnings)
     message = preview_message(inputs.dataset_id, plan)
+    if archive is not None:  # "delete 8 of 12 versions (archived first to s3://...), ..."
+        first, _, rest = message.partition("\n")
+        message = "\n".join(filter(None, (with_archive(first, archive), rest)))
     if step is not None:
         try:
             props, message = _bind_to_preview_step(

@@ -31,6 +31,7 @@ from pulumi.dynamic import (
 )
 
 from domo_versions_iac import engine_link
+from domo_versions_iac.archive import ArchiveOptions, effective_archive
 from domo_versions_iac.credentials import (
     CONFIG_KEYS,
 )
@@ -138,8 +139,11 @@ class DatasetVersionRetentionProvider(ResourceProvider):
             inputs = parse_inputs(news, computed_keys=COMPUTED_INPUTS)
             # credentials and instance, checked without a request (nor requests imported)
             credentials_or_input_error(inputs, self._stack_config)
+            effective_archive(inputs.archive, self._stack_config)
         except InputError as exc:
             return CheckResult(news, [CheckFailure(p, r) for p, r in exc.failures])
+        except ValueError as exc:  # the archive input or domo:archive
+            return CheckResult(news, [CheckFailure("archive", str(exc))])
         shown = None if planned is None else _planned_ids(planned)
         if shown is None:
             return CheckResult(news, [CheckFailure(PLANNED, PLANNED_NOT_FROM_PROGRAM)])
@@ -245,8 +249,9 @@ class DatasetVersionRetentionProvider(ResourceProvider):
         """
         inputs = parse_inputs(props, computed_keys=COMPUTED_INPUTS)
         shown = set(_planned_ids(props.get(PLANNED) or "") or ())
+        archive = effective_archive(inputs.archive, self._stack_config)
         with dataset_slot():  # at most DOMO_UP_CONCURRENCY datasets at once
-            outcome = _delete_surplus(self._client(inputs), inputs, shown)
+            outcome = _delete_surplus(self._client(inputs), inputs, shown, archive)
         outs = {key: props[key] for key in DESIRED_KEYS if props.get(key) is not None}
         if inputs.token is not None:
             # Kept so refresh can authenticate; `additional_secret_outputs` encrypts it.
@@ -292,7 +297,10 @@ def _left_message(left: list[int]) -> str:
 
 
 def _delete_surplus(
-    client: DomoClient, inputs: RetentionInputs, shown: set[int]
+    client: DomoClient,
+    inputs: RetentionInputs,
+    shown: set[int],
+    archive: ArchiveOptions | None = None,
 ) -> DeletionOutcome:
     """Run the gated delete loop; fail the update with one clear message if it fell short."""
     if not shown:
@@ -301,8 +309,10 @@ def _delete_surplus(
     engine_link.log(
         f"dataset {inputs.dataset_id}: deleting up to {_count(len(shown), 'version')} "
         f"in batches of {inputs.batch_size} (index={str(inputs.index).lower()})"
+        + (f", each archived first to {archive.to}" if archive else "")
     )
     try:
+        hook = _archive_hook(client, inputs.dataset_id, archive)
         outcome = apply_retention(
             client,
             inputs.dataset_id,
@@ -312,12 +322,22 @@ def _delete_surplus(
             batch_size=inputs.batch_size,
             clock=_now,
             should_stop=engine_link.stop_reason,
+            archive=hook,
         )
     except DomoError as exc:
         raise ApplyError(f"{exc} Nothing was deleted.") from None
     if not outcome.complete:
         raise ApplyError(_shortfall_message(client, inputs.dataset_id, outcome))
     return outcome
+
+
+def _archive_hook(client: DomoClient, dataset_id: str, archive: ArchiveOptions | None) -> Any:
+    """The delete loop's archive hook, or None without an archive (imported only then)."""
+    if archive is None:
+        return None
+    from domo_versions_iac.archive import Archiver, archive_hook
+
+    return archive_hook(Archiver(client, archive, archived_by="pulumi up"), dataset_id)
 
 
 def _listing_or_input_error(client: DomoClient, inputs: RetentionInputs) -> list[DataVersion]:

@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from domo_versions_iac.engine_errors import UserFacingError
+from domo_versions_iac.settings import whole_number
 
 UP_CONCURRENCY_ENV = "DOMO_UP_CONCURRENCY"
 MAX_UP_CONCURRENCY = 32
@@ -64,13 +65,14 @@ def up_concurrency(environ: dict[str, str] | None = None) -> int:
     text = env.get(UP_CONCURRENCY_ENV, "").strip()
     if not text:
         return MAX_UP_CONCURRENCY
-    if not text.isdigit() or not 1 <= int(text) <= MAX_UP_CONCURRENCY:
+    number = whole_number(text, 1, MAX_UP_CONCURRENCY)
+    if number is None:
         raise ConcurrencySettingError(
             f"{UP_CONCURRENCY_ENV}={text!r} is not valid: give a whole number from 1 to "
             f"{MAX_UP_CONCURRENCY} (how many datasets `pulumi up` and `pulumi refresh` work "
             f"on at once), or unset it for {MAX_UP_CONCURRENCY}"
         )
-    return int(text)
+    return number
 
 
 def configure_provider_process() -> None:

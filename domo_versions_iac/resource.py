@@ -16,7 +16,7 @@ and string annotations made that cost 0.27 ms a resource instead of 0.11 ms.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 from pulumi.dynamic import Resource
@@ -34,6 +34,14 @@ from domo_versions_iac.program_plan import (
 from domo_versions_iac.provider import DatasetVersionRetentionProvider
 
 PolicyInput = pulumi.Input[RetentionPolicyArgs] | RetentionPolicy
+
+
+class ArchiveArgs(TypedDict, total=False):
+    """The ``archive`` input: ``{"to": "s3://bucket/prefix", "exclude_appended_data": True}``."""
+
+    to: str
+    exclude_appended_data: bool
+
 
 # Outputs the provider fills (declared so the Python attributes exist).
 _OUTPUTS = (
@@ -61,7 +69,9 @@ class DatasetVersionRetentionArgs:
     dataset_id: the Domo dataset id. allowed_versions: version ids that may exist.
     policy: a retention policy (a RetentionPolicyArgs dict, or a RetentionPolicy).
     index: also remove deleted versions from Adrenaline (Domo's `index=true`).
-    batch_size: version ids per DELETE request. instance / token: override the stack
+    batch_size: version ids per DELETE request. archive: export and store each version
+    before its DELETE (README, "Archive before delete"); overrides the stack config
+    `domo:archive`. instance / token: override the stack
     config `domo:instance` / `domo:token` and DOMO_INSTANCE / DOMO_DEVELOPER_TOKEN; a
     resource that names another instance than the stack's must give its own token.
     """
@@ -73,6 +83,7 @@ class DatasetVersionRetentionArgs:
     batch_size: pulumi.Input[int] | None = None
     instance: pulumi.Input[str] | None = None
     token: pulumi.Input[str] | None = None
+    archive: pulumi.Input[ArchiveArgs] | None = None
 
     def user_props(self) -> dict[str, Any]:
         """The inputs as the provider validates them; the token always as a secret."""
@@ -85,6 +96,7 @@ class DatasetVersionRetentionArgs:
             "batch_size": self.batch_size,
             "instance": self.instance,
             "token": pulumi.Output.secret(self.token) if self.token is not None else None,
+            "archive": self.archive,
         }
 
 
@@ -135,6 +147,7 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
         batch_size: pulumi.Input[int] | None = None,
         instance: pulumi.Input[str] | None = None,
         token: pulumi.Input[str] | None = None,
+        archive: pulumi.Input[ArchiveArgs] | None = None,
     ) -> None:
         if args is None:
             if dataset_id is None:
@@ -151,13 +164,23 @@ class DatasetVersionRetention(Resource, module="domo", name="DatasetVersionReten
                 batch_size=batch_size,
                 instance=instance,
                 token=token,
+                archive=archive,
             )
         else:
             given = [
                 name
                 for name, value in zip(
                     _ARG_NAMES,
-                    (dataset_id, allowed_versions, policy, index, batch_size, instance, token),
+                    (
+                        dataset_id,
+                        allowed_versions,
+                        policy,
+                        index,
+                        batch_size,
+                        instance,
+                        token,
+                        archive,
+                    ),
                     strict=True,
                 )
                 if value is not None

@@ -44,6 +44,9 @@ from domo_versions_iac.errors import ConfigurationError
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 DEADLINE_ENV = "DOMO_REQUEST_DEADLINE"
 DEFAULT_DEADLINE = 60.0
+# An export streams a whole version (millions of rows): its own, longer deadline.
+EXPORT_DEADLINE_ENV = "DOMO_EXPORT_DEADLINE"
+DEFAULT_EXPORT_DEADLINE = 3600.0
 
 
 @dataclass(frozen=True)
@@ -119,14 +122,21 @@ class Attempts:
         self.deadline_at = deadline_at
 
 
-def deadline_setting(deadline: float | None, base_url: str) -> float:
-    """The deadline in seconds: the argument, else DOMO_REQUEST_DEADLINE, else 60."""
+def deadline_setting(
+    deadline: float | None,
+    base_url: str,
+    *,
+    env: str = DEADLINE_ENV,
+    default: float = DEFAULT_DEADLINE,
+) -> float:
+    """The deadline in seconds: the argument, else the variable ``env``
+    (DOMO_REQUEST_DEADLINE), else ``default`` (60)."""
     source = f"deadline={deadline!r}"
     if deadline is None:
-        text = os.environ.get(DEADLINE_ENV, "").strip()
+        text = os.environ.get(env, "").strip()
         if not text:
-            return DEFAULT_DEADLINE
-        source = f"{DEADLINE_ENV}={text!r}"
+            return default
+        source = f"{env}={text!r}"
         try:
             deadline = float(text)
         except ValueError:
@@ -136,7 +146,7 @@ def deadline_setting(deadline: float | None, base_url: str) -> float:
     if not 0 < deadline < math.inf:
         raise ConfigurationError(
             f"{source} is not a deadline: give a number of seconds greater than 0 (such "
-            f"as 120), or unset {DEADLINE_ENV} for the default of {DEFAULT_DEADLINE:g}",
+            f"as 120), or unset {env} for the default of {default:g}",
             instance=base_url,
             hint="",
         )
@@ -146,6 +156,8 @@ def deadline_setting(deadline: float | None, base_url: str) -> float:
 __all__ = [
     "DEADLINE_ENV",
     "DEFAULT_DEADLINE",
+    "DEFAULT_EXPORT_DEADLINE",
+    "EXPORT_DEADLINE_ENV",
     "RETRY_STATUSES",
     "RULES",
     "Attempts",

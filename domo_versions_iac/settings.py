@@ -28,13 +28,22 @@ def plan_concurrency(environ: Mapping[str, str] | None = None) -> int:
     text = env.get(PLAN_CONCURRENCY_ENV, "").strip()
     if not text:
         return DEFAULT_PLAN_CONCURRENCY
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PLAN_CONCURRENCY:
-        return int(text)
+    number = whole_number(text, 1, MAX_PLAN_CONCURRENCY)
+    if number is not None:
+        return number
     raise ConfigurationError(
         f"{PLAN_CONCURRENCY_ENV}={text!r} is not valid: give a whole number from 1 to "
         f"{MAX_PLAN_CONCURRENCY}, or unset it for the default of {DEFAULT_PLAN_CONCURRENCY}",
         hint="",
     )
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high`` in ASCII digits, else None
+    (``int()`` would take "²" or "١٢" and fail or surprise)."""
+    if text.isascii() and text.isdigit() and low <= int(text) <= high:
+        return int(text)
+    return None
 
 
 def plan_concurrency_or_default() -> int:
@@ -58,4 +67,5 @@ __all__ = [
     "check_environment",
     "plan_concurrency",
     "plan_concurrency_or_default",
+    "whole_number",
 ]

@@ -90,11 +90,14 @@ def exchange(
     timeout: float,
     deadline_at: float,
     stream_to: Callable[[Iterator[bytes]], None] | None = None,
+    raw: bool = False,
 ) -> requests.Response:
     """One HTTP exchange, status to last body byte, cut off at ``deadline_at``.
 
     ``stream_to``: for a 2xx answer, called with the body's chunks as they arrive
     (the response then holds no body): a listing is decoded as it is read.
+    ``raw``: hand ``stream_to`` a :class:`RawBody`, the bytes as sent (a gzip body
+    stays compressed: an export is archived as it came), with its Content-Encoding.
     """
     left = deadline_at - time.monotonic()
     if left <= 0:
@@ -115,7 +118,7 @@ def exchange(
         )
         try:
             if stream_to is not None and 200 <= response.status_code < 300:
-                _stream_body(response, watch, stream_to)
+                _stream_body(response, watch, stream_to, raw=raw)
             else:
                 _read_body(response, watch)
             if watch.fired:  # cut off: what was read (even "complete") is not the answer
@@ -312,16 +315,49 @@ def _read_body(response: requests.Response, watch: _Watchdog) -> None:
 
 
 def _stream_body(
-    response: requests.Response, watch: _Watchdog, consume: Callable[[Iterator[bytes]], None]
+    response: requests.Response,
+    watch: _Watchdog,
+    consume: Callable[[Iterator[bytes]], None],
+    *,
+    raw: bool = False,
 ) -> None:
     """Hand the body to ``consume`` in chunks as they arrive, checking the deadline
     between them; the response keeps no body."""
     buffered: object = response._content
-    if buffered is not False:  # already buffered (e.g. a test transport)
+    if raw:
+        consume(RawBody(response, watch))
+    elif buffered is not False:  # already buffered (e.g. a test transport)
         consume(iter((bytes(buffered or b""),)))  # type: ignore[call-overload]
     else:
         consume(_chunks(response, watch))
     response._content = b""
+
+
+class RawBody(Iterator[bytes]):
+    """A 2xx body's bytes as sent (not decoded), in chunks, within the deadline.
+
+    ``content_encoding``: the answer's Content-Encoding, lower case (``""`` if none).
+    urllib3's errors become requests' (as ``iter_content`` does), so the client's retry
+    rules see a cut body as the dropped connection it is.
+    """
+
+    def __init__(self, response: requests.Response, watch: _Watchdog) -> None:
+        self.content_encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        self._chunks = response.raw.stream(_CHUNK_SIZE, decode_content=False)
+        self._watch = watch
+
+    def __next__(self) -> bytes:
+        if self._watch.expired:
+            raise DeadlinePassed(sent=True)
+        try:
+            chunk: bytes = next(self._chunks)
+        except urllib3.exceptions.ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ConnectionError(exc) from exc
+        except urllib3.exceptions.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        return chunk
 
 
 def _chunks(response: requests.Response, watch: _Watchdog) -> Iterator[bytes]:
@@ -331,4 +367,4 @@ def _chunks(response: requests.Response, watch: _Watchdog) -> Iterator[bytes]:
             raise DeadlinePassed(sent=True)
 
 
-__all__ = ["CA_BUNDLE_ENV", "DeadlinePassed", "exchange", "new_session"]
+__all__ = ["CA_BUNDLE_ENV", "DeadlinePassed", "RawBody", "exchange", "new_session"]

@@ -31,6 +31,8 @@ E2E_DIR = Path(__file__).resolve().parent / "e2e"
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+# s3_endpoint: a real S3 server (moto) on loopback, for the archive's tests.
+pytest_plugins = ["s3_server"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

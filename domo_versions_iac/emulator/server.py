@@ -4,6 +4,9 @@ API (same paths, parameters, statuses and JSON as Domo's v2 data versions API)::
 
     GET    /api/data/v2/datasources/{id}/dataversions
     DELETE /api/data/v2/datasources/{id}/dataversions?index=true|false   body: [1, 2]
+    GET    /api/data/v2/datasources/{id}/dataversions/{versionId}
+           ?excludeAppendedData=true|false&rowLimit=N
+           one version's rows as CSV, chunked, gzip if Accept-Encoding allows it
 
 Test controls (no token needed; the server only listens on loopback)::
 
@@ -30,9 +33,18 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from domo_versions_iac.emulator.store import ApiRequest, EmulatorStore, Fault, error_body
+from domo_versions_iac.emulator.store import (
+    ApiRequest,
+    ApiResponse,
+    EmulatorStore,
+    Fault,
+    error_body,
+)
 
 _API_PATH = re.compile(r"^/api/data/v2/datasources/(?P<id>[^/]+)/dataversions/?$")
+_EXPORT_PATH = re.compile(
+    r"^/api/data/v2/datasources/(?P<id>[^/]+)/dataversions/(?P<version>[^/]+)/?$"
+)
 _ADD_VERSION_PATH = re.compile(r"^/_emulator/datasets/(?P<id>[^/]+)/versions/?$")
 _MAX_BODY = 8 * 1024 * 1024
 _ADD_VERSION_FIELDS = {"upload_status", "num_rows", "num_bytes", "recorded_date", "schema_id"}
@@ -48,6 +60,19 @@ def _loopback_host(host: str) -> str:
     if not address.is_loopback:
         raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}")
     return host
+
+
+def _accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (``gzip`` or ``*``, q not 0)."""
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = params.strip().lower().removeprefix("q=").strip() or "1"
+            try:
+                return float(quality) > 0
+            except ValueError:
+                return False
+    return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -111,6 +136,32 @@ class _Handler(BaseHTTPRequestHandler):
         if payload:
             self.wfile.write(payload)
 
+    def _send_stream(self, response: ApiResponse) -> None:
+        """A streamed body, chunked; cut (connection closed) after ``cut_after`` bytes."""
+        assert response.stream is not None
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        left = response.cut_after
+        stopping = self.server.emulator._stopping
+        for chunk in response.stream:
+            if not chunk:
+                continue
+            if response.chunk_delay > 0 and stopping.wait(response.chunk_delay):
+                self._drop()
+                return
+            if left is not None and len(chunk) >= left:
+                self.wfile.write(b"%x\r\n" % len(chunk) + chunk[:left])
+                self.wfile.flush()
+                self._drop()
+                return
+            if left is not None:
+                left -= len(chunk)
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
     def _drop(self) -> None:
         self.close_connection = True
         with contextlib.suppress(OSError):
@@ -127,19 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/_emulator/"):
             self._control(method, path, body)
             return
-        match = _API_PATH.match(path)
-        if match is None:
+        request = self._api_request(method, url.path, url.query, body)
+        if request is None:
             self._send_json(404, error_body(404, f"No resource at {path}"))
             return
-        index_values = parse_qs(url.query, keep_blank_values=True).get("index")
-        request = ApiRequest(
-            method=method,
-            path=path,
-            dataset_id=unquote(match.group("id")),
-            token=self.headers.get("X-DOMO-Developer-Token"),
-            index=index_values[-1] if index_values else None,
-            body=body,
-        )
         store = self.server.emulator.store
         with store.serving(method):
             response = store.handle(request)
@@ -149,7 +191,41 @@ class _Handler(BaseHTTPRequestHandler):
             if response.drop:
                 self._drop()
                 return
+            if response.stream is not None:
+                try:
+                    self._send_stream(response)
+                except OSError:  # the client went away mid-body
+                    self.close_connection = True
+                return
             self._send_json(response.status, response.body, response.headers)
+
+    def _api_request(self, method: str, path: str, query: str, body: bytes) -> ApiRequest | None:
+        """The API request of this path (the listing/DELETE or an export), or None."""
+        params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+        token = self.headers.get("X-DOMO-Developer-Token")
+        match = _API_PATH.match(path)
+        if match is not None:
+            return ApiRequest(
+                method=method,
+                path=path,
+                dataset_id=unquote(match.group("id")),
+                token=token,
+                index=params.get("index"),
+                body=body,
+            )
+        match = _EXPORT_PATH.match(path)
+        if match is None or not match.group("version").isdigit():
+            return None
+        return ApiRequest(
+            method=method,
+            path=path,
+            dataset_id=unquote(match.group("id")),
+            token=token,
+            body=body,
+            version_id=int(match.group("version")),
+            query={k: v for k, v in params.items() if k in ("excludeAppendedData", "rowLimit")},
+            accept_gzip=_accepts_gzip(self.headers.get("Accept-Encoding", "")),
+        )
 
     def _control(self, method: str, path: str, body: bytes) -> None:
         store = self.server.emulator.store

@@ -12,6 +12,10 @@ Behaviour (mirrors Domo's v2 data versions API as documented, worst case where u
 * ``DELETE`` needs a JSON array of non-negative integers (400 otherwise). ``index``
   absent counts as ``false``; a value other than ``true``/``false`` is a 400. Unknown
   or already deleted ids are ignored (Domo's behaviour here is undocumented).
+* ``GET .../dataversions/{versionId}`` exports one version's rows as CSV (synthetic,
+  deterministic: :mod:`.export`), gzip when the client accepts it, streamed; 404 for an
+  unknown version. ``excludeAppendedData`` must be ``true``/``false`` and ``rowLimit`` a
+  non-negative integer when given (400 otherwise).
 * Every error body is Domo-shaped: ``{"status", "statusReason", "message", "toe"}``.
 
 Concurrency is observable without timing: the HTTP layer holds :meth:`EmulatorStore.serving`
@@ -33,12 +37,24 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
+from domo_versions_iac.emulator.export import ExportSpec, csv_chunks, gzip_chunks
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.errors import status_text
 from domo_versions_iac.models import UPLOAD_STATUSES
 
-FAULT_KINDS = ("status", "drop", "partial_delete", "stale_listing")
+FAULT_KINDS = (
+    "status",
+    "drop",
+    "partial_delete",
+    "stale_listing",
+    "cut_body",
+    "slow_body",
+    "wrong_rows",
+)
 FAULT_METHODS = ("GET", "DELETE")
+FAULT_ENDPOINTS = ("versions", "export")
+# Faults that only make sense for a body being streamed: they match exports only.
+_EXPORT_KINDS = ("cut_body", "slow_body", "wrong_rows")
 
 
 @dataclass
@@ -51,7 +67,12 @@ class Fault:
     of the batch (in the order sent) and then answers ``status`` (default 500);
     ``"stale_listing"`` (GET only) answers the listing without its ``partial`` newest
     versions (default 1), as a lagging replica would.
-    ``method``/``dataset_id`` restrict which requests match (``None`` = any).
+    Export faults (they match exports only): ``"cut_body"`` closes the connection after
+    ``cut_after`` bytes of body; ``"slow_body"`` waits ``chunk_delay`` seconds before each
+    chunk; ``"wrong_rows"`` serves ``rows_delta`` rows more (or fewer) than ``numRows``.
+    ``method``/``dataset_id`` restrict which requests match (``None`` = any), and so do
+    ``endpoint`` (``"versions"``: the listing and DELETE, ``"export"``: a version's CSV)
+    and ``version_id`` (an export of that version).
     ``latency`` delays each matching request by that many seconds before answering
     (with ``kind="status"`` and ``status=None`` it is pure latency, e.g. for timeouts).
     ``skip`` lets that many matching requests through untouched first.
@@ -66,24 +87,46 @@ class Fault:
     latency: float = 0.0
     partial: int = 0
     skip: int = 0
+    endpoint: str | None = None
+    version_id: int | None = None
+    cut_after: int = 0
+    chunk_delay: float = 0.0
+    rows_delta: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}, not {self.kind!r}")
+        if self.kind in _EXPORT_KINDS:
+            self.endpoint = "export"
+        if self.endpoint not in (None, *FAULT_ENDPOINTS):
+            raise ValueError(
+                f"fault endpoint must be versions, export or None, not {self.endpoint!r}"
+            )
         if self.method is not None:
             self.method = self.method.upper()
             if self.method not in FAULT_METHODS:
                 raise ValueError(f"fault method must be GET, DELETE or None, not {self.method!r}")
+        self._check_numbers()
+        self._pin_to_its_request()
+        if self.retry_after is not None:
+            self.retry_after = str(self.retry_after)
+
+    def _check_numbers(self) -> None:
         if self.status is not None and not 100 <= int(self.status) <= 599:
             raise ValueError(f"fault status must be an HTTP status, not {self.status!r}")
         if int(self.count) < 1:
             raise ValueError("fault count must be at least 1")
         if float(self.latency) < 0 or int(self.partial) < 0 or int(self.skip) < 0:
             raise ValueError("fault latency, partial and skip must not be negative")
+        if int(self.cut_after) < 0 or float(self.chunk_delay) < 0:
+            raise ValueError("fault cut_after and chunk_delay must not be negative")
+
+    def _pin_to_its_request(self) -> None:
+        """A stale listing fits only a listing, a partial delete only a DELETE."""
         if self.kind == "stale_listing":
             if self.method not in (None, "GET"):
                 raise ValueError("a stale_listing fault applies to GET requests only")
-            self.method = "GET"
+            self.method, self.endpoint = "GET", "versions"
             self.partial = self.partial or 1
         if self.kind == "partial_delete":
             if self.method not in (None, "DELETE"):
@@ -91,8 +134,6 @@ class Fault:
             self.method = "DELETE"
             if self.status is None:
                 self.status = 500
-        if self.retry_after is not None:
-            self.retry_after = str(self.retry_after)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:
@@ -120,9 +161,13 @@ class RequestRecord:
     # Requests being served when this one arrived, by method, itself included (only
     # requests served over HTTP are counted; see EmulatorStore.serving).
     in_flight: dict[str, int] = field(default_factory=dict)
+    version_id: int | None = None  # an export's version; None for listings and DELETEs
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.version_id is None:  # the listing and DELETE log entries keep their shape
+            del data["version_id"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -135,17 +180,28 @@ class ApiRequest:
     token: str | None
     index: str | None = None
     body: bytes = b""
+    version_id: int | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    accept_gzip: bool = False
 
 
 @dataclass
 class ApiResponse:
-    """What to answer: ``drop`` means close the connection without any response."""
+    """What to answer: ``drop`` means close the connection without any response.
+
+    ``stream``: a body sent in chunks as they are made (an export), instead of ``body``
+    as JSON; ``cut_after``: close the connection after that many of its bytes;
+    ``chunk_delay``: seconds to wait before each chunk.
+    """
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
+    stream: Iterator[bytes] | None = None
+    cut_after: int | None = None
+    chunk_delay: float = 0.0
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -363,11 +419,18 @@ class EmulatorStore:
 
     # -- the API -----------------------------------------------------------------------
 
-    def _take_fault(self, method: str, dataset_id: str) -> Fault | None:
+    def _take_fault(
+        self, method: str, dataset_id: str, version_id: int | None = None
+    ) -> Fault | None:
+        endpoint = "versions" if version_id is None else "export"
         for position, fault in enumerate(self._faults):
             if fault.method not in (None, method):
                 continue
             if fault.dataset_id not in (None, dataset_id):
+                continue
+            if fault.endpoint not in (None, endpoint):
+                continue
+            if fault.version_id not in (None, version_id):
                 continue
             if fault.skip > 0:
                 fault.skip -= 1
@@ -393,6 +456,7 @@ class EmulatorStore:
                     body_ids=body_ids,
                     status=None if response.drop else response.status,
                     in_flight={key: count for key, count in self._active.items() if count},
+                    version_id=request.version_id,
                 )
             )
             return response
@@ -417,6 +481,8 @@ class EmulatorStore:
             return _error(401, "Missing X-DOMO-Developer-Token header"), index, body_ids
         if request.token not in self._tokens:
             return _error(401, "Invalid or expired developer token"), index, body_ids
+        if request.version_id is not None:
+            return self._export_locked(request), index, body_ids
 
         fault = self._take_fault(method, request.dataset_id)
         delay = fault.latency if fault else 0.0
@@ -457,6 +523,65 @@ class EmulatorStore:
             response = ApiResponse(status=200, body=None)
         response.delay = delay
         return response, index, body_ids
+
+    def _export_locked(self, request: ApiRequest) -> ApiResponse:
+        """``GET .../dataversions/{versionId}``: the version's rows as CSV, streamed."""
+        if request.method != "GET":
+            return _error(405, f"Method {request.method} is not supported on this resource")
+        version_id = int(request.version_id or 0)
+        fault = self._take_fault("GET", request.dataset_id, version_id)
+        delay = fault.latency if fault else 0.0
+        if fault is not None and fault.kind == "drop":
+            return ApiResponse(drop=True, delay=delay)
+        if fault is not None and fault.kind == "status" and fault.status is not None:
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            response = _error(fault.status, "Injected fault", headers)
+            response.delay = delay
+            return response
+        response = self._export_response(request, version_id, fault)
+        response.delay = delay
+        return response
+
+    def _export_response(
+        self, request: ApiRequest, version_id: int, fault: Fault | None
+    ) -> ApiResponse:
+        dataset = self._datasets.get(request.dataset_id)
+        if dataset is None:
+            return _error(404, f"DataSource {request.dataset_id} not found")
+        record = dataset["versions"].get(version_id)
+        if record is None:
+            return _error(404, f"Data version {version_id} of {request.dataset_id} not found")
+        problem = _export_query_problem(request.query)
+        if problem:
+            return _error(400, problem)
+        rows = int(record.get("numRows", 0))
+        if fault is not None and fault.kind == "wrong_rows":
+            rows = max(0, rows + fault.rows_delta)
+        if "rowLimit" in request.query:
+            rows = min(rows, int(request.query["rowLimit"]))
+        spec = ExportSpec(request.dataset_id, version_id, int(record.get("schemaId", 1)), rows)
+        chunks = csv_chunks(spec)
+        headers = {"Content-Type": "text/csv;charset=UTF-8"}
+        if request.accept_gzip:
+            chunks = gzip_chunks(chunks)
+            headers["Content-Encoding"] = "gzip"
+        response = ApiResponse(status=200, headers=headers, stream=chunks)
+        if fault is not None and fault.kind == "cut_body":
+            response.cut_after = fault.cut_after
+        if fault is not None and fault.kind == "slow_body":
+            response.chunk_delay = fault.chunk_delay
+        return response
+
+
+def _export_query_problem(query: dict[str, str]) -> str | None:
+    """Why an export's query parameters are refused (400), or None."""
+    exclude = query.get("excludeAppendedData")
+    if exclude is not None and exclude not in ("true", "false"):
+        return f"Invalid value for parameter excludeAppendedData: {exclude!r}"
+    limit = query.get("rowLimit")
+    if limit is not None and not (limit.isascii() and limit.isdigit()):
+        return f"Invalid value for parameter rowLimit: {limit!r}"
+    return None
 
 
 def max_in_flight(records: Iterable[dict[str, Any]], method: str) -> int:

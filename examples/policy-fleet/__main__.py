@@ -9,14 +9,21 @@ import pulumi
 from domo_versions_iac import DatasetVersionRetention
 
 config = pulumi.Config()
+# `pulumi config set archive_dir DIR` moves every entry's archive to DIR (the README
+# uses a temporary directory); otherwise each entry's `archive.to` applies.
+archive_dir = config.get("archive_dir")
 fleet = {}
 for entry in config.require_object("datasets"):
+    archive = entry.get("archive")
+    if archive and archive_dir:
+        archive = {**archive, "to": archive_dir}
     fleet[entry["name"]] = DatasetVersionRetention(
         entry["name"],
         dataset_id=entry["dataset_id"],
         policy=entry.get("policy"),
         allowed_versions=entry.get("allowed_versions"),
         index=entry.get("index", False),
+        archive=archive,  # budget: archived before delete
     )
 
 # Any output may be exported, also under `pulumi up --plan`: `plan_summary` is what the

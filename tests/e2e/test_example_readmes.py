@@ -45,9 +45,11 @@ EXPECTED = {
         "emulator stopped",
     ],
     "policy-fleet": [
-        f"dataset {BUDGET_DATASET_ID}: delete 2 of 5 versions",
+        f"dataset {BUDGET_DATASET_ID}: delete 2 of 5 versions (archived first to file:///",
         f"dataset {SALES_DATASET_ID}: delete ",
         '"budget":"deleted 2 versions',
+        "2 archived versions, ",
+        "2 archives checked, 0 problems",
         "Stack 'dev' has been removed!",
         "emulator stopped",
     ],

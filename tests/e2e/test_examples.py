@@ -27,10 +27,12 @@ def seeded_emulator() -> Iterator[EmulatorServer]:
     server.stop()
 
 
-def example_stack(tmp_path: Path, name: str, emulator: EmulatorServer) -> PulumiWorkspace:
+def example_stack(
+    tmp_path: Path, name: str, emulator: EmulatorServer, config: dict[str, str] | None = None
+) -> PulumiWorkspace:
     env = {"DOMO_INSTANCE": emulator.url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
     ws = PulumiWorkspace(tmp_path, source_dir=EXAMPLES / name, env=env)
-    ws.init_stack()
+    ws.init_stack(config=config)
     return ws
 
 
@@ -57,12 +59,18 @@ def test_policy_fleet_applies_each_policy_from_configuration(
     tmp_path: Path, seeded_emulator: EmulatorServer
 ) -> None:
     before = {d: ids(seeded_emulator, d) for d in (SALES_DATASET_ID, EVENTS_DATASET_ID)}
-    ws = example_stack(tmp_path, "policy-fleet", seeded_emulator)
+    archive_dir = tmp_path / "archive"  # never the shared default under /tmp
+    ws = example_stack(
+        tmp_path, "policy-fleet", seeded_emulator, config={"archive_dir": archive_dir.as_uri()}
+    )
     preview = ws.preview()
     for dataset_id in (SALES_DATASET_ID, EVENTS_DATASET_ID, BUDGET_DATASET_ID):
         assert f"dataset {dataset_id}: delete" in preview.stdout
     ws.up()
     assert ids(seeded_emulator, BUDGET_DATASET_ID) == [3, 4, 5]
+    # budget's deleted versions were archived first, with their manifests
+    archived = sorted(p.name for p in archive_dir.rglob(f"{BUDGET_DATASET_ID}/*"))
+    assert archived == ["1.csv.gz", "1.manifest.json", "2.csv.gz", "2.manifest.json"]
     sales = ids(seeded_emulator, SALES_DATASET_ID)
     assert 7 + 30 - 7 <= len(sales) <= 7 + 30 + 12, "last 7, 30 dailies, 12 monthlies"
     assert sales[-1] == before[SALES_DATASET_ID][-1], "the newest is always kept"

@@ -168,3 +168,23 @@ def test_a_version_recorded_in_the_future_is_a_warning_in_the_plan_json() -> Non
     # a few minutes of clock drift is not worth a warning
     drift = [ver(1, -4 / (24 * 60)), ver(2, 1)]
     assert plan_retention(drift, RetentionPolicy(keep_last=1), NOW).warnings == ()
+
+
+def test_with_an_archive_only_versions_archived_and_verified_may_go() -> None:
+    listing = daily(5)
+    keep_two = policy(keep_last=2)
+    assert deletable_ids({1, 2, 3}, listing, keep_two, NOW, archived={1, 3}) == [1, 3]
+    assert deletable_ids({1, 2, 3}, listing, keep_two, NOW, archived=set()) == []
+    assert deletable_ids({1, 2, 3}, listing, keep_two, NOW, archived=None) == [1, 2, 3]
+    # an archive never lifts the other conditions: 5 is the newest, 4 is kept, 9 unknown
+    assert deletable_ids({1, 4, 5, 9}, listing, keep_two, NOW, archived={1, 4, 5, 9}) == [1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(listings(), st.sets(st.integers(1, 40)), st.sets(st.integers(1, 40)), policies)
+def test_with_an_archive_every_allowed_id_is_archived(
+    listing: list[DataVersion], shown: set[int], archived: set[int], rule: RetentionPolicy
+) -> None:
+    allowed = deletable_ids(shown, listing, rule, NOW, archived=archived)
+    without = deletable_ids(shown, listing, rule, NOW)
+    assert set(allowed) == set(without) & archived

@@ -30,7 +30,7 @@ def test_up_concurrency_reads_the_setting(environ: dict[str, str], expected: int
     assert pw.up_concurrency(environ) == expected
 
 
-@pytest.mark.parametrize("value", ["0", "33", "-1", "8.5", "eight", "1e3"])
+@pytest.mark.parametrize("value", ["0", "33", "-1", "8.5", "eight", "1e3", "²", "١٢"])
 def test_a_bad_setting_is_one_line_naming_the_variable_and_the_accepted_values(
     value: str,
 ) -> None:
