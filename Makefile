@@ -55,7 +55,7 @@ bench: setup
 
 # The configuration reference is generated from the JSON Schemas.
 docs: $(STAMP)
-	$(PY) -m domo_versions_iac.reference > docs/reference.md
+	$(PY) -m domo_versions_iac.cli.reference > docs/reference.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -86,8 +86,8 @@ def child_baseline(url: str, out_dir: str) -> dict[str, Any]:
 
 
 def child_archive(url: str, out_dir: str) -> dict[str, Any]:
-    from domo_versions_iac.archive import ArchiveOptions, Archiver
-    from domo_versions_iac.client import DomoClient
+    from domo_versions_iac.archive.archiver import ArchiveOptions, Archiver
+    from domo_versions_iac.domo.client import DomoClient
 
     with DomoClient(url, TOKEN) as client:
         version = client.list_versions(DATASET)[0]

@@ -8,7 +8,7 @@ Concurrency: a ThreadPoolExecutor of ``CONCURRENCY = 32`` workers sharing one
 ``requests.Session`` (keep-alive): what a user's own script would do. (Until issue 24
 it was 4, the threads of Pulumi's Python dynamic-provider host, which then bounded the
 provider; the provider now works on up to 32 datasets at once, see
-domo_versions_iac/provider_workers.py.) ``run_baseline(..., concurrency=4)`` still
+domo_versions_iac/provider/workers.py.) ``run_baseline(..., concurrency=4)`` still
 measures the old figure.
 """
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import requests
 from requests.adapters import HTTPAdapter
 
+from domo_versions_iac.domo.models import DEFAULT_BATCH_SIZE
 from domo_versions_iac.emulator import EMULATOR_TOKEN
-from domo_versions_iac.models import DEFAULT_BATCH_SIZE
 
 CONCURRENCY = 32
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import Any
 
-from domo_versions_iac.models import DataVersion, UploadStatus
+from domo_versions_iac.domo.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import RetentionPolicy, plan_retention
 
 TARGET_SECONDS = 0.3

@@ -30,8 +30,8 @@ from typing import Any
 
 from bench import baseline_http, seeds, stacks
 from bench.provider_memory import ProviderMemory
+from domo_versions_iac.domo.models import DEFAULT_BATCH_SIZE
 from domo_versions_iac.emulator import EmulatorServer
-from domo_versions_iac.models import DEFAULT_BATCH_SIZE
 from domo_versions_iac.testing import CommandResult, PulumiWorkspace
 
 DEFAULT_BATCH = DEFAULT_BATCH_SIZE  # the baseline batches like the product does

@@ -32,10 +32,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
-from domo_versions_iac.models import DataVersion
 from domo_versions_iac.policy import RetentionPolicy, plan_retention
 from domo_versions_iac.testing import PulumiWorkspace
 

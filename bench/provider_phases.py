@@ -37,8 +37,8 @@ def mark(name: str) -> None:
 def _serve(versions: int, conn: Any) -> None:
     """Child: an emulator with one dataset, and the program's plan of it."""
     from bench import seeds
-    from domo_versions_iac import program_plan
     from domo_versions_iac.emulator import EMULATOR_TOKEN
+    from domo_versions_iac.provider import program_plan
 
     emulator = seeds.start_emulator(0.0)
     try:
@@ -77,9 +77,9 @@ def run(versions: int) -> list[tuple[str, float, float]]:
     import grpc  # noqa: F401
     import pulumi.dynamic  # noqa: F401
 
-    from domo_versions_iac import deletion
-    from domo_versions_iac.client import DomoClient
-    from domo_versions_iac.provider import DatasetVersionRetentionProvider
+    from domo_versions_iac.deletion import loop as deletion
+    from domo_versions_iac.domo.client import DomoClient
+    from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
 
     mark("imports")
     ours, theirs = multiprocessing.Pipe()

@@ -28,8 +28,8 @@ if __package__ in (None, ""):
 
 from bench import baseline_http, seeds
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
-from domo_versions_iac.program_plan import compute_plan
-from domo_versions_iac.provider import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.program_plan import compute_plan
 
 THREADS = 4
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.domo.client import DomoClient
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
 
 E2E_DIR = Path(__file__).resolve().parent / "e2e"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from domo_versions_iac.models import format_instant
+from domo_versions_iac.domo.models import format_instant
 
 
 def version_record(

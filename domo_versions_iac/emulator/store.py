@@ -37,10 +37,10 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
+from domo_versions_iac.domo.errors import status_text
+from domo_versions_iac.domo.models import UPLOAD_STATUSES
 from domo_versions_iac.emulator.export import ExportSpec, csv_chunks, gzip_chunks
 from domo_versions_iac.emulator.records import version_record
-from domo_versions_iac.errors import status_text
-from domo_versions_iac.models import UPLOAD_STATUSES
 
 FAULT_KINDS = (
     "status",
@@ -338,7 +338,7 @@ class EmulatorStore:
                 f"upload_status must be success, error or processing, not {upload_status!r}"
             )
         if isinstance(recorded_date, str):
-            from domo_versions_iac.models import parse_instant
+            from domo_versions_iac.domo.models import parse_instant
 
             recorded_date = parse_instant(recorded_date)
         recorded = recorded_date or datetime.now(timezone.utc).replace(microsecond=0)

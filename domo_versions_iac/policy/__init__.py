@@ -10,7 +10,7 @@ Pure code, no I/O. The package splits what used to be one module:
   eligible_at and the forecast behind it.
 
 How a policy or a plan reads (English text, tables, the forecast, byte and count
-formats, the Markdown reference) lives in :mod:`domo_versions_iac.render`; the names
+formats, the Markdown reference) lives in :mod:`domo_versions_iac.cli.render`; the names
 below are re-exported so ``from domo_versions_iac.policy import ...`` keeps working.
 """
 
@@ -35,7 +35,12 @@ from domo_versions_iac.policy.engine import (
 )
 from domo_versions_iac.policy.errors import SCHEMA_NAME, PolicyError
 from domo_versions_iac.policy.model import KEEP_RULES, Hold, RetentionPolicy
-from domo_versions_iac.render import format_bytes, format_count, policy_reference, render_forecast
+from domo_versions_iac.policy.wording import (
+    format_bytes,
+    format_count,
+    policy_reference,
+    render_forecast,
+)
 
 __all__ = [
     "KEEP_RULES",

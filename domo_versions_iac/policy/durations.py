@@ -3,6 +3,11 @@
 A duration counts calendar years, months, weeks and days on the wall clock of the
 policy's zone, plus exact hours; :meth:`Duration.cutoff` is the one place that does
 the calendar arithmetic.
+
+Why ours stays: isodate and dateutil parse ISO 8601 durations, not the ``30d``/``2w``
+shorthand policies use, and neither answers "this instant minus 1 month on the wall
+clock of Europe/Paris" monotonically across DST gaps and month ends, which is what
+:meth:`Duration.cutoff` must guarantee; stdlib ``zoneinfo`` does the time zones.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from domo_versions_iac.policy.errors import key_error
-from domo_versions_iac.render import describe_duration
+from domo_versions_iac.policy.wording import describe_duration
 
 _ZERO = timedelta(0)
 _MICROSECOND = timedelta(microseconds=1)

@@ -17,13 +17,13 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any, Literal
 
-from domo_versions_iac.models import DataVersion, format_instant
+from domo_versions_iac.domo.models import DataVersion, format_instant
 from domo_versions_iac.policy.calendar import Calendar
 from domo_versions_iac.policy.durations import Duration
 from domo_versions_iac.policy.errors import PolicyError
 from domo_versions_iac.policy.lifetimes import Lifetimes
 from domo_versions_iac.policy.model import RetentionPolicy
-from domo_versions_iac.render import join_and, plan_summary, plan_table
+from domo_versions_iac.policy.wording import join_and, plan_summary, plan_table
 
 PLAN_FORMAT_VERSION = 1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.policy.calendar import CALENDAR_RULE_NAMES, active_rules
 from domo_versions_iac.policy.durations import Duration
 from domo_versions_iac.policy.model import Hold, RetentionPolicy

@@ -13,10 +13,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from domo_versions_iac.models import format_instant
+from domo_versions_iac.domo.models import format_instant
 from domo_versions_iac.policy.durations import Duration, parse_duration, parse_instant, zone
 from domo_versions_iac.policy.errors import SCHEMA_NAME, PolicyError, key_error
-from domo_versions_iac.render import describe_hold, describe_policy
+from domo_versions_iac.policy.wording import describe_hold, describe_policy
 from domo_versions_iac.schemas import load_schema, validator
 
 KEEP_RULES: tuple[str, ...] = (

@@ -14,11 +14,16 @@ from typing import Any
 
 from s3_server import S3Endpoint
 
-from domo_versions_iac.archive import manifest_key, object_key, read_manifest, verify_manifest
-from domo_versions_iac.archive_store import ArchiveStore
+from domo_versions_iac.archive.archiver import (
+    manifest_key,
+    object_key,
+    read_manifest,
+    verify_manifest,
+)
+from domo_versions_iac.archive.store import ArchiveStore
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.emulator import EmulatorServer, Fault
 from domo_versions_iac.emulator.export import ExportSpec, export_csv
-from domo_versions_iac.models import DataVersion
 
 from .conftest import StackFactory, calls, make_versions, remaining_ids
 

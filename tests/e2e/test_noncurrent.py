@@ -10,7 +10,7 @@ from .conftest import StackFactory, deleted_ids_sent, make_versions, remaining_i
 
 PROGRAM = """\
 from domo_versions_iac import DatasetVersionRetention
-from domo_versions_iac.policy_args import RetentionPolicyArgs
+from domo_versions_iac.provider.policy_args import RetentionPolicyArgs
 
 policy: RetentionPolicyArgs = {"keep_noncurrent_within": "3d"}
 DatasetVersionRetention("a", dataset_id="ds-a", policy=policy)

@@ -1,7 +1,7 @@
 """How many datasets `pulumi up` works on at once, through the real CLI.
 
 Pulumi's Python dynamic-provider host serves 4 calls at a time; the provider widens its
-pool (domo_versions_iac/provider_workers.py), so with `--parallel` high enough up to
+pool (domo_versions_iac/provider/workers.py), so with `--parallel` high enough up to
 DOMO_UP_CONCURRENCY datasets' deletions are in flight together. Read from the emulator's
 request log (each request records how many were in flight when it arrived), not timed:
 DELETEs are slowed down so that those the provider sends together overlap.

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from s3_server import S3Endpoint
 
-from domo_versions_iac.archive import (
+from domo_versions_iac.archive.archiver import (
     ArchiveError,
     ArchiveOptions,
     Archiver,
@@ -25,12 +25,12 @@ from domo_versions_iac.archive import (
     read_manifest,
     verify_manifest,
 )
-from domo_versions_iac.archive_store import ArchiveStore, ArchiveStoreError, normalize_url
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.archive.store import ArchiveStore, ArchiveStoreError, normalize_url
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import ConfigurationError
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore, Fault
 from domo_versions_iac.emulator.export import ExportSpec, export_csv
-from domo_versions_iac.errors import ConfigurationError
-from domo_versions_iac.models import DataVersion
 
 DATASET = "arch-ds"
 ROWS = {1: 3000, 2: 10, 3: 0, 4: 25_000}
@@ -290,7 +290,7 @@ def test_csv_records_agree_with_the_csv_module_on_rfc4180_text() -> None:
 
 
 def test_gunzip_yields_bounded_pieces_across_members() -> None:
-    from domo_versions_iac.archive import Gunzip
+    from domo_versions_iac.archive.archiver import Gunzip
 
     zeros = gzip.compress(b"\0" * (5 * Gunzip.PIECE)) + gzip.compress(b"tail\n")
     gunzip = Gunzip()

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.archive import ArchiveOptions, effective_archive, with_archive
+from domo_versions_iac.archive.archiver import ArchiveOptions, effective_archive, with_archive
 from domo_versions_iac.emulator import EMULATOR_TOKEN, SALES_DATASET_ID, EmulatorServer
-from domo_versions_iac.inputs import InputError, parse_inputs
-from domo_versions_iac.program_plan import PLAN_ERROR, PLAN_SUMMARY, compute_plan
-from domo_versions_iac.provider import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.inputs import InputError, parse_inputs
+from domo_versions_iac.provider.program_plan import PLAN_ERROR, PLAN_SUMMARY, compute_plan
 
 BASE = {"dataset_id": "ds", "policy": {"keep_last": 2}}
 

@@ -17,9 +17,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from domo_versions_iac import __version__
-from domo_versions_iac import cli as cli_module
-from domo_versions_iac.cli import Progress, cli
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.cli import common as cli_common
+from domo_versions_iac.cli.main import Progress, cli
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.models import parse_instant
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
     EMULATOR_TOKEN,
@@ -27,9 +28,8 @@ from domo_versions_iac.emulator import (
     SALES_DATASET_ID,
     EmulatorServer,
 )
-from domo_versions_iac.inputs import parse_inputs
-from domo_versions_iac.models import parse_instant
 from domo_versions_iac.policy import plan_retention
+from domo_versions_iac.provider.inputs import parse_inputs
 from domo_versions_iac.schemas import validator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def env(emulator: EmulatorServer) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
+    monkeypatch.setattr(cli_common, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
 
 
 def run(args: list[str], env: dict[str, str] | None = None, **kwargs: Any) -> Result:
@@ -490,7 +490,7 @@ def test_progress_updates_in_place_on_a_terminal_only() -> None:
 
 
 def test_cli_does_not_import_pulumi() -> None:
-    code = "import sys, domo_versions_iac.cli; print(any('pulumi' in m for m in sys.modules))"
+    code = "import sys, domo_versions_iac.cli.main; print(any('pulumi' in m for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner, Result
 from s3_server import S3Endpoint
 
-from domo_versions_iac import cli as cli_module
-from domo_versions_iac.cli import cli
+from domo_versions_iac.cli import common as cli_common
+from domo_versions_iac.cli.main import cli
+from domo_versions_iac.domo.models import parse_instant
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, Fault
 from domo_versions_iac.emulator.export import ExportSpec, export_csv
 from domo_versions_iac.emulator.records import version_record
-from domo_versions_iac.models import parse_instant
 
 DS = "cli-arch"
 
@@ -36,7 +36,7 @@ def env(emulator: EmulatorServer) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
+    monkeypatch.setattr(cli_common, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> Result:

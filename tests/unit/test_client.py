@@ -17,16 +17,8 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from domo_versions_iac import __version__
-from domo_versions_iac.client import DomoClient, parse_allowed_hosts, parse_retry_after
-from domo_versions_iac.emulator import (
-    BUDGET_DATASET_ID,
-    EMULATOR_TOKEN,
-    INVENTORY_DATASET_ID,
-    SALES_DATASET_ID,
-    EmulatorServer,
-    Fault,
-)
-from domo_versions_iac.errors import (
+from domo_versions_iac.domo.client import DomoClient, parse_allowed_hosts, parse_retry_after
+from domo_versions_iac.domo.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
@@ -40,7 +32,15 @@ from domo_versions_iac.errors import (
     RateLimitedError,
     ServerError,
 )
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.domo.models import DataVersion
+from domo_versions_iac.emulator import (
+    BUDGET_DATASET_ID,
+    EMULATOR_TOKEN,
+    INVENTORY_DATASET_ID,
+    SALES_DATASET_ID,
+    EmulatorServer,
+    Fault,
+)
 
 SECRET = "s3cr3t-token-value"
 

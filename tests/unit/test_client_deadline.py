@@ -15,15 +15,15 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.client import DomoClient
-from domo_versions_iac.emulator import BUDGET_DATASET_ID, EMULATOR_TOKEN, EmulatorServer, Fault
-from domo_versions_iac.errors import (
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import (
     ConfigurationError,
     DeadlineExceededError,
     DeleteOutcomeUnknownError,
     DomoConnectionError,
     ServerError,
 )
+from domo_versions_iac.emulator import BUDGET_DATASET_ID, EMULATOR_TOKEN, EmulatorServer, Fault
 
 DEADLINE = 0.5
 BYTE_EVERY = 0.05  # far below the client's 5 s socket timeout
@@ -236,7 +236,7 @@ def test_retries_never_wait_past_the_deadline(emulator: EmulatorServer) -> None:
 def test_one_thread_watches_every_deadline_and_ends_when_idle(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from domo_versions_iac import transport
+    from domo_versions_iac.domo import transport
 
     monkeypatch.setattr(transport._DeadlineThread, "IDLE_SECONDS", 0.2)
 

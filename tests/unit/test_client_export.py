@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import DeadlineExceededError, RateLimitedError
+from domo_versions_iac.domo.transport import RawBody
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore, Fault
 from domo_versions_iac.emulator.export import ExportSpec, export_csv
-from domo_versions_iac.errors import DeadlineExceededError, RateLimitedError
-from domo_versions_iac.transport import RawBody
 
 DATASET = "export-ds"
 

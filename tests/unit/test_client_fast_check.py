@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domo_versions_iac.listing import _plainly_valid
+from domo_versions_iac.domo.listing import _plainly_valid
 from domo_versions_iac.schemas import validator
 
 values = st.one_of(

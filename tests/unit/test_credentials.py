@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from domo_versions_iac.credentials import (
+from domo_versions_iac.domo.credentials import (
     MissingCredentialsError,
     TokenNotForInstanceError,
     resolve_credentials,
 )
-from domo_versions_iac.errors import ConfigurationError
+from domo_versions_iac.domo.errors import ConfigurationError
 
 STACK_TOKEN = "stack-token-0123456789"
 OWN_TOKEN = "own-token-9876543210"
@@ -118,8 +118,8 @@ def test_config_can_be_a_lookup_function() -> None:
 def test_the_provider_reads_allowed_hosts_from_stack_config() -> None:
     from pulumi.dynamic import Config, ConfigureRequest
 
-    from domo_versions_iac.inputs import InputError, parse_inputs
-    from domo_versions_iac.provider import DatasetVersionRetentionProvider
+    from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
+    from domo_versions_iac.provider.inputs import InputError, parse_inputs
 
     provider = DatasetVersionRetentionProvider()
     stack = {"domo:instance": "https://domo.corp.example:8443", "domo:token": STACK_TOKEN}

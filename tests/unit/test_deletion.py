@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.client import DomoClient
-from domo_versions_iac.deletion import apply_retention, max_failures_for
+from domo_versions_iac.deletion.loop import apply_retention, max_failures_for
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import (
+    InvalidResponseError,
+)
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore, Fault
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
-from domo_versions_iac.errors import (
-    InvalidResponseError,
-)
-from domo_versions_iac.models import DataVersion
 from domo_versions_iac.policy import RetentionPolicy, plan_retention
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from domo_versions_iac.archive import ArchiveOptions, Archiver, archive_hook, read_manifest
-from domo_versions_iac.client import DomoClient
-from domo_versions_iac.deletion import apply_retention
+from domo_versions_iac.archive.archiver import ArchiveOptions, Archiver, archive_hook, read_manifest
+from domo_versions_iac.deletion.loop import apply_retention
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, Fault
 from domo_versions_iac.emulator.export import ExportSpec, export_csv
 from domo_versions_iac.emulator.records import version_record
-from domo_versions_iac.models import DataVersion
 from domo_versions_iac.policy import RetentionPolicy
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domo_versions_iac.deletion_gate import (
+from domo_versions_iac.deletion.gate import (
     ContradictoryListingError,
     deletable_ids,
     protected_ids,
     repeated_ids,
 )
-from domo_versions_iac.models import DataVersion, UploadStatus
+from domo_versions_iac.domo.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import BudgetExceededError, RetentionPolicy, plan_retention
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)

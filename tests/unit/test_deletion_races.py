@@ -23,11 +23,9 @@ from fractions import Fraction
 
 import pytest
 
-from domo_versions_iac.client import DomoClient
-from domo_versions_iac.deletion import DeletionOutcome, apply_retention
-from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
-from domo_versions_iac.emulator.store import ApiRequest, ApiResponse, error_body
-from domo_versions_iac.errors import (
+from domo_versions_iac.deletion.loop import DeletionOutcome, apply_retention
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import (
     AuthenticationError,
     DatasetNotFoundError,
     DeleteOutcomeUnknownError,
@@ -36,7 +34,9 @@ from domo_versions_iac.errors import (
     RateLimitedError,
     ServerError,
 )
-from domo_versions_iac.models import DataVersion, UploadStatus
+from domo_versions_iac.domo.models import DataVersion, UploadStatus
+from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer, EmulatorStore
+from domo_versions_iac.emulator.store import ApiRequest, ApiResponse, error_body
 from domo_versions_iac.policy import RetentionPolicy, parse_duration
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)

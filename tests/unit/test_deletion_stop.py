@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from domo_versions_iac.client import DomoClient
-from domo_versions_iac.deletion import apply_retention
+from domo_versions_iac.deletion.loop import apply_retention
+from domo_versions_iac.domo.client import DomoClient
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
 from domo_versions_iac.policy import RetentionPolicy

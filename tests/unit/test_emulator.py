@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from domo_versions_iac.domo.models import parse_instant
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
     DEFAULT_DATASET_IDS,
@@ -32,7 +33,6 @@ from domo_versions_iac.emulator import (
     validate_seed,
 )
 from domo_versions_iac.emulator.records import version_record
-from domo_versions_iac.models import parse_instant
 from domo_versions_iac.schemas import load_schema, validator
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import empty_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.proto import provider_pb2_grpc
 
-from domo_versions_iac import engine_link
+from domo_versions_iac.provider import engine_link
 
 
 class _Servicer(provider_pb2_grpc.ResourceProviderServicer):

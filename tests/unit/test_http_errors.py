@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from domo_versions_iac.errors import (
+from domo_versions_iac.domo.errors import (
     AuthenticationError,
     BadRequestError,
     DatasetNotFoundError,
@@ -16,7 +16,7 @@ from domo_versions_iac.errors import (
     RateLimitedError,
     ServerError,
 )
-from domo_versions_iac.http_errors import status_error
+from domo_versions_iac.domo.http_errors import status_error
 
 
 def answer(

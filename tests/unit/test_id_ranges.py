@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domo_versions_iac.id_ranges import MAX_IDS, format_ranges, parse_ranges
+from domo_versions_iac.deletion.id_ranges import MAX_IDS, format_ranges, parse_ranges
 
 
 @pytest.mark.parametrize(

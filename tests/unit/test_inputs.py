@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import ConfigurationError, InvalidTokenError
 from domo_versions_iac.emulator import EMULATOR_TOKEN, SALES_DATASET_ID, EmulatorServer
-from domo_versions_iac.engine_errors import ApplyError
-from domo_versions_iac.errors import ConfigurationError, InvalidTokenError
-from domo_versions_iac.inputs import InputError, parse_inputs
-from domo_versions_iac.provider import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.engine_errors import ApplyError
+from domo_versions_iac.provider.inputs import InputError, parse_inputs
 
 MAX_EXACT = 2**53 - 1  # the largest integer a float (how Pulumi sends numbers) holds exactly
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domo_versions_iac.instance import instance_identity, normalize_instance
+from domo_versions_iac.domo.instance import instance_identity, normalize_instance
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import sys
 
 CHECK_IN_A_FRESH_PROCESS = """
 import json, sys
-from domo_versions_iac.provider import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
 provider = DatasetVersionRetentionProvider()
 news = {
     "dataset_id": "ds-a", "policy": {"keep_last": 5}, "planned_deletions": "1-2",

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from domo_versions_iac import client as client_module
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.domo import client as client_module
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import InvalidResponseError
+from domo_versions_iac.domo.listing import _HEAD, ListingBody, _version_or_dict, decode_json
 from domo_versions_iac.emulator import EmulatorServer
-from domo_versions_iac.errors import InvalidResponseError
-from domo_versions_iac.listing import _HEAD, ListingBody, _version_or_dict, decode_json
 
 RECORD = {
     "schemaId": 1,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domo_versions_iac.models import UPLOAD_STATUSES, DataVersion, parse_upload_status
+from domo_versions_iac.domo.models import UPLOAD_STATUSES, DataVersion, parse_upload_status
 from domo_versions_iac.schemas import load_schema
 
 RECORD = {"schemaId": 1, "dataId": 7, "recordedDate": "2026-01-02T03:04:05Z"}

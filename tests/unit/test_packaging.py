@@ -38,7 +38,7 @@ def test_wheel_ships_schemas_typing_marker_and_console_script(tmp_path: Path) ->
     assert "domo_versions_iac/py.typed" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "domo-versions = domo_versions_iac.cli:main" in text
+    assert "domo-versions = domo_versions_iac.cli.main:main" in text
     # testing.py is documented public API (README "Testing your own programs")
     assert "domo_versions_iac/testing.py" in names
     license_file = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE"))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.models import DataVersion, UploadStatus
+from domo_versions_iac.domo.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import (
     BudgetExceededError,
     Decision,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from domo_versions_iac.cli import cli
+from domo_versions_iac.cli.main import cli
+from domo_versions_iac.domo.models import DataVersion, UploadStatus, format_instant
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
-from domo_versions_iac.models import DataVersion, UploadStatus, format_instant
 from domo_versions_iac.policy import Plan, PolicyError, RetentionPolicy, plan_retention
 
 UTC = timezone.utc

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domo_versions_iac.models import DataVersion, UploadStatus
+from domo_versions_iac.domo.models import DataVersion, UploadStatus
 from domo_versions_iac.policy import (
     BudgetExceededError,
     Duration,

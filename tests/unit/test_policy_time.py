@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.models import DataVersion
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.policy import (
     BudgetExceededError,
     Plan,

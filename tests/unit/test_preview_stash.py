@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from domo_versions_iac import preview_stash
+from domo_versions_iac.provider import preview_stash
 
 
 @pytest.fixture

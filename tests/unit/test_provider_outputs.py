@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from domo_versions_iac.domo.models import DataVersion
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
-from domo_versions_iac.engine_errors import ApplyError
-from domo_versions_iac.models import DataVersion
-from domo_versions_iac.provider import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.engine_errors import ApplyError
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

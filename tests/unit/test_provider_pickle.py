@@ -7,7 +7,7 @@ import base64
 import dill
 from pulumi.dynamic.dynamic import serialize_provider
 
-from domo_versions_iac.provider import DatasetVersionRetentionProvider
+from domo_versions_iac.provider.dynamic import DatasetVersionRetentionProvider
 from domo_versions_iac.testing import EchoResource  # noqa: F401  (same SDK patches loaded)
 
 

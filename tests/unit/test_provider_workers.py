@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from domo_versions_iac import provider_workers as pw
+from domo_versions_iac.provider import workers as pw
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from domo_versions_iac.inputs import USER_KEYS
-from domo_versions_iac.policy_args import RetentionPolicyArgs
-from domo_versions_iac.provider import _OUTPUT_KEYS
-from domo_versions_iac.reference import render_reference
-from domo_versions_iac.resource import DatasetVersionRetentionArgs
+from domo_versions_iac.cli.reference import render_reference
+from domo_versions_iac.provider.dynamic import _OUTPUT_KEYS
+from domo_versions_iac.provider.inputs import USER_KEYS
+from domo_versions_iac.provider.policy_args import RetentionPolicyArgs
+from domo_versions_iac.provider.resource import DatasetVersionRetentionArgs
 from domo_versions_iac.schemas import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,8 @@ def test_resource_outputs_match_the_schema() -> None:
 
 
 def test_the_resource_declares_exactly_the_outputs_of_the_schema() -> None:
-    from domo_versions_iac.program_plan import PLAN_SUMMARY, PLANNED
-    from domo_versions_iac.resource import _OUTPUTS
+    from domo_versions_iac.provider.program_plan import PLAN_SUMMARY, PLANNED
+    from domo_versions_iac.provider.resource import _OUTPUTS
 
     assert {*_OUTPUTS, PLANNED, PLAN_SUMMARY} == set(_OUTPUT_KEYS)
 

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from domo_versions_iac import cli as cli_module
-from domo_versions_iac.cli import cli
+from domo_versions_iac.cli import common as cli_common
+from domo_versions_iac.cli.main import cli
+from domo_versions_iac.cli.report import build_report, report_markdown, report_text
+from domo_versions_iac.cli.report_chart import bars, write_svg
+from domo_versions_iac.domo.models import DataVersion, format_instant
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
     EMULATOR_TOKEN,
@@ -25,10 +28,7 @@ from domo_versions_iac.emulator import (
     SALES_DATASET_ID,
     EmulatorServer,
 )
-from domo_versions_iac.models import DataVersion, format_instant
 from domo_versions_iac.policy import RetentionPolicy, plan_retention
-from domo_versions_iac.report import build_report, report_markdown, report_text
-from domo_versions_iac.report_chart import bars, write_svg
 
 SEEDED = [SALES_DATASET_ID, EVENTS_DATASET_ID, INVENTORY_DATASET_ID, BUDGET_DATASET_ID]
 POLICY = ["--keep-within", "30d", "--keep-noncurrent-within", "10d", "--keep-last", "3"]
@@ -37,7 +37,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.fixture(autouse=True)
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
+    monkeypatch.setattr(cli_common, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
 
 
 @pytest.fixture

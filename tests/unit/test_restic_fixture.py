@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from domo_versions_iac.models import DataVersion, UploadStatus, format_instant
+from domo_versions_iac.domo.models import DataVersion, UploadStatus, format_instant
 from domo_versions_iac.policy import Plan, PolicyError, RetentionPolicy, plan_retention
 
 GOLDEN = Path(__file__).parent / "golden"

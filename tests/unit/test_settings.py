@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domo_versions_iac.errors import ConfigurationError
-from domo_versions_iac.settings import check_environment, plan_concurrency
+from domo_versions_iac.domo.errors import ConfigurationError
+from domo_versions_iac.domo.settings import check_environment, plan_concurrency
 
 
 @pytest.mark.parametrize(("value", "expected"), [("", 32), (" 1 ", 1), ("64", 64)])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from domo_versions_iac.client import DomoClient
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.throttle import Throttle
 from domo_versions_iac.emulator import EMULATOR_TOKEN, SALES_DATASET_ID, EmulatorServer, Fault
-from domo_versions_iac.throttle import Throttle
 
 
 class FakeTime:

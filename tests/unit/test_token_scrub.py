@@ -17,12 +17,10 @@ import requests
 from click.testing import CliRunner
 from requests.adapters import HTTPAdapter
 
-from domo_versions_iac import cli as cli_module
-from domo_versions_iac.cli import cli
-from domo_versions_iac.client import DomoClient
-from domo_versions_iac.emulator import BUDGET_DATASET_ID, EmulatorServer
-from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
-from domo_versions_iac.errors import (
+from domo_versions_iac.cli import common as cli_common
+from domo_versions_iac.cli.main import cli
+from domo_versions_iac.domo.client import DomoClient
+from domo_versions_iac.domo.errors import (
     REDACTED,
     BadRequestError,
     DomoError,
@@ -30,6 +28,8 @@ from domo_versions_iac.errors import (
     ServerError,
     redact,
 )
+from domo_versions_iac.emulator import BUDGET_DATASET_ID, EmulatorServer
+from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
 
 TOKEN = "scrub-me-0123456789abcdef"
 
@@ -149,7 +149,7 @@ def test_redact_handles_every_form_of_every_token_in_use(emulator: EmulatorServe
 def test_cli_output_never_carries_the_token(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, verbose: list[str]
 ) -> None:
-    monkeypatch.setattr(cli_module, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
+    monkeypatch.setattr(cli_common, "CLIENT_OPTIONS", {"backoff_base": 0.0, "timeout": 5.0})
     emulator.store.add_token(TOKEN)
     env = {"DOMO_INSTANCE": emulator.url, "DOMO_DEVELOPER_TOKEN": TOKEN}
     runner = CliRunner()

@@ -20,9 +20,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from domo_versions_iac import cli as cli_module
-from domo_versions_iac.cli import cli
-from domo_versions_iac.client import CA_BUNDLE_ENV, DomoClient
+from domo_versions_iac.cli import common as cli_common
+from domo_versions_iac.cli.main import cli
+from domo_versions_iac.domo.client import CA_BUNDLE_ENV, DomoClient
+from domo_versions_iac.domo.errors import (
+    ConfigurationError,
+    DomoConnectionError,
+    InvalidResponseError,
+)
 from domo_versions_iac.emulator import (
     BUDGET_DATASET_ID,
     EMULATOR_TOKEN,
@@ -30,7 +35,6 @@ from domo_versions_iac.emulator import (
     EmulatorStore,
 )
 from domo_versions_iac.emulator.store import ApiRequest, ApiResponse
-from domo_versions_iac.errors import ConfigurationError, DomoConnectionError, InvalidResponseError
 
 TOKEN = "tls-test-token-0123456789"
 CORP_HOST = "domo.corp.example"  # resolved to 127.0.0.1 by the test, never by DNS
@@ -145,7 +149,7 @@ def test_an_allowed_host_over_https_with_the_corporate_ca_via_the_cli(
         return real_getaddrinfo("127.0.0.1" if host == CORP_HOST else host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    monkeypatch.setattr(cli_module, "CLIENT_OPTIONS", {"max_attempts": 1, "timeout": 5.0})
+    monkeypatch.setattr(cli_common, "CLIENT_OPTIONS", {"max_attempts": 1, "timeout": 5.0})
     instance = f"https://{CORP_HOST}:{https_server.port}"
     env = {
         "DOMO_INSTANCE": instance,
