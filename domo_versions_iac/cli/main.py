@@ -331,6 +331,13 @@ _POLICY_FLAGS = (
 )
 
 
+_now_option = click.option(
+    "--now",
+    metavar="INSTANT",
+    help="Plan as of this ISO-8601 instant (default: now; no offset means UTC).",
+)
+
+
 def _policy_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--protect-processing/--no-protect-processing",
@@ -416,11 +423,7 @@ def _echo_warnings(plans: dict[str, Plan]) -> None:
 @cli.command("plan", epilog=CREDENTIALS_HELP)
 @_common
 @_policy_options
-@click.option(
-    "--now",
-    metavar="INSTANT",
-    help="Plan as of this ISO-8601 instant (default: now; no offset means UTC).",
-)
+@_now_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -513,11 +516,7 @@ def plan_command(
 @cli.command("report", epilog=CREDENTIALS_HELP)
 @_common
 @_policy_options
-@click.option(
-    "--now",
-    metavar="INSTANT",
-    help="Plan as of this ISO-8601 instant (default: now; no offset means UTC).",
-)
+@_now_option
 @click.option(
     "--markdown",
     "markdown_path",

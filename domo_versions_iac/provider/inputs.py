@@ -28,16 +28,9 @@ USER_KEYS = (
     "token",
     "archive",
 )
-# Keys whose change alters what the resource manages (compared in `diff`).
-DESIRED_KEYS = (
-    "dataset_id",
-    "allowed_versions",
-    "policy",
-    "index",
-    "batch_size",
-    "instance",
-    "archive",
-)
+# Keys whose change alters what the resource manages (compared in `diff`): all but the
+# token, which says who asks, not what is kept.
+DESIRED_KEYS = tuple(key for key in USER_KEYS if key != "token")
 _ARCHIVE_KEYS = ("to", "exclude_appended_data")
 
 
