@@ -216,3 +216,46 @@ def test_a_failing_command_ends_the_run_with_the_emulator_still_in_the_backgroun
         if session:
             kill_session(session)
     assert wait_for_session_to_end(session, 10.0) == []
+
+
+def readme_section(heading: str) -> str:
+    """The ```sh blocks of one section of the root README, joined in order."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    blocks = SH_BLOCK.findall(text[start : end if end != -1 else len(text)])
+    assert blocks, f"README.md's {heading!r} has no ```sh block to follow"
+    return "\n".join(blocks)
+
+
+def test_the_readme_s_archive_walkthrough_works_as_written(tmp_path: Path) -> None:
+    """README "Archive before delete", "Try it": from `make setup` to the clean-up, with
+    the emulator and a real S3 server (moto) on free ports."""
+    script = readme_section("### Try it: the emulator and a local S3 server")
+    root = checkout_copy(tmp_path)
+    for name in (
+        "Makefile",
+        "pyproject.toml",
+        "constraints-dev.txt",
+        "domo_versions_iac",
+        "scripts",
+    ):
+        (root / name).symlink_to(ROOT / name)
+    before = tree(root)
+    session = 0
+    try:
+        returncode, output, session = run_script(script, tmp_path, cwd=root)
+        left = wait_for_session_to_end(session, 10.0)
+        assert returncode == 0, f"README commands failed ({returncode}):\n{output}"
+        assert not left, f"processes left running: {left}"
+        for line in (
+            f"dataset {INVENTORY_DATASET_ID}: delete 8 of 12 versions (archived first to "
+            "s3://domo-archive/domo-versions)",
+            "8 archives checked, 0 problems",
+            "emulator stopped",
+        ):
+            assert line in output, f"missing from the output: {line!r}\n{output}"
+        assert tree(root) == before, "the README's commands left files behind or changed some"
+    finally:
+        if session:
+            kill_session(session)
