@@ -3,16 +3,24 @@
 `stack_factory(program)` gives an initialised `PulumiWorkspace` whose environment
 points the provider at the test's emulator (DOMO_INSTANCE, DOMO_DEVELOPER_TOKEN).
 Datasets are small and built per test with dates relative to now.
+
+`empty_stacks.init(ws)` creates the stack with one real `pulumi stack init` per
+project name and worker, then copies that empty stack into later workspaces: a stack
+init costs a third of a preview's CPU, and no test here is about creating stacks.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
@@ -42,8 +50,57 @@ def make_versions(
 StackFactory = Callable[..., PulumiWorkspace]
 
 
+class EmptyStacks:
+    """Empty stacks made by a real `pulumi stack init`, one per project name and stack.
+
+    `init(ws)` copies one into a new workspace as `pulumi stack init` would have left
+    it: the backend's files (no path in them), `Pulumi.<stack>.yaml` (the secrets
+    salt) and the stack selection in PULUMI_HOME, whose file name holds the SHA-1 of
+    the project file's path (as the CLI names it). Config values are set by the CLI.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[tuple[str, str], Path] = {}
+
+    def init(
+        self,
+        ws: PulumiWorkspace,
+        config: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
+        project_file = ws.project_dir.resolve() / "Pulumi.yaml"
+        name = str(yaml.safe_load(project_file.read_text())["name"])
+        settings = f"Pulumi.{ws.stack}.yaml"
+        empty = self.made.get((name, ws.stack))
+        if empty is None:
+            ws.init_stack()
+            empty = self.root / f"{name}-{ws.stack}"
+            shutil.copytree(ws.backend / ".pulumi", empty / "backend" / ".pulumi")
+            shutil.copyfile(ws.project_dir / settings, empty / settings)
+            self.made[(name, ws.stack)] = empty
+        else:
+            shutil.copytree(empty / "backend", ws.backend, dirs_exist_ok=True)
+            shutil.copyfile(empty / settings, ws.project_dir / settings)
+            digest = hashlib.sha1(str(project_file).encode()).hexdigest()
+            selection = {"stacks": {f"file://{ws.backend}": f"organization/{name}/{ws.stack}"}}
+            workspaces = ws.home / "workspaces"
+            workspaces.mkdir(parents=True, exist_ok=True)
+            (workspaces / f"{name}-{digest}-workspace.json").write_text(json.dumps(selection))
+        for key, value in (config or {}).items():
+            ws.run("config", "set", key, value)
+        for key, value in (secrets or {}).items():
+            ws.run("config", "set", "--secret", key, value)
+
+
+@pytest.fixture(scope="session")
+def empty_stacks(tmp_path_factory: pytest.TempPathFactory) -> EmptyStacks:
+    """Per worker (xdist runs a session per worker): the empty stacks made so far."""
+    return EmptyStacks(tmp_path_factory.mktemp("empty-stacks"))
+
+
 @pytest.fixture
-def stack_factory(tmp_path: Path, domo: EmulatorServer) -> StackFactory:
+def stack_factory(tmp_path: Path, domo: EmulatorServer, empty_stacks: EmptyStacks) -> StackFactory:
     counter = iter(range(1000))
 
     def make(
@@ -56,7 +113,7 @@ def stack_factory(tmp_path: Path, domo: EmulatorServer) -> StackFactory:
         base = {"DOMO_INSTANCE": domo.url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
         base.update(env or {})
         ws = PulumiWorkspace(tmp_path / f"ws{next(counter)}", program, env=base)
-        ws.init_stack(config=config, secrets=secrets)
+        empty_stacks.init(ws, config=config, secrets=secrets)
         return ws
 
     return make
