@@ -4,6 +4,12 @@ One place decides whether a listing can be trusted to plan deletions: a cheap pr
 turns plainly valid records into ``DataVersion`` while the JSON is decoded; anything
 else is judged by the JSON Schema (the one source of the record's shape) and refused
 with the first bad field; a listing that repeats a ``dataId`` is refused whole.
+
+Why msgspec: it decodes runs of records straight into ``DataVersion`` (a 1,000-record,
+182 KB body through ``ListingBody``: 0.9 ms, against 5.3 ms with ``json``, the Python
+pre-check and ``DataVersion.from_api``; orjson gives dicts, 2.5 ms with from_api). Ours
+stays around it: the window loop (neither library decodes part of a body), the
+pre-check, the schema and ``json`` for whatever msgspec is not sure of.
 """
 
 from __future__ import annotations
@@ -12,10 +18,19 @@ import codecs
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
 
 from domo_versions_iac.domo.errors import InvalidResponseError, redact
-from domo_versions_iac.domo.models import UPLOAD_STATUSES, DataVersion, parse_instant, repeated_ids
+from domo_versions_iac.domo.models import (
+    UPLOAD_STATUSES,
+    DataVersion,
+    UploadStatus,
+    parse_instant,
+    repeated_ids,
+)
 
 
 class ListingBody:
@@ -170,6 +185,7 @@ class _TextWindow:
         self.text = ""
         self.pos = 0
         self.decoder = json.JSONDecoder(object_hook=_version_or_dict)
+        self.slow_until = 0  # records before this position failed the fast path
 
     def more(self) -> bool:
         """Append the next window to the pending text; False once the body is exhausted."""
@@ -187,6 +203,7 @@ class _TextWindow:
             got += len(chunk)
         data = b"".join(parts)
         self.text = self.text[self.pos :] + self.utf8.decode(data, final=self.done)
+        self.slow_until = max(0, self.slow_until - self.pos)
         self.pos = 0
         return True
 
@@ -214,6 +231,23 @@ class _TextWindow:
                 return value
             self.more()  # it may go on in the next window ("1.5" cut as "1."): decode again
 
+    def records(self) -> list[DataVersion]:
+        """The records from ``pos`` to the last "}" of the window as DataVersions, decoded
+        by msgspec; [] (``pos`` unchanged) if msgspec is not sure of every one of them.
+
+        msgspec accepts ``[`` + that text + ``]`` only if every "}" it ends on closes an
+        element of the listing: one inside a string or a nested value leaves the text
+        unbalanced. Otherwise each element up to there goes the slow way."""
+        if self.pos < self.slow_until or not self.text.startswith("{", self.pos):
+            return []
+        end = self.text.rfind("}", self.pos) + 1
+        versions = _fast_versions(self.text[self.pos : end]) if end else None
+        if versions is None:
+            self.slow_until = end
+            return []
+        self.pos = end
+        return versions
+
     def array(self) -> list[Any]:
         """The elements of the array that starts the body; ValueError as json.loads."""
         self.peek()
@@ -224,7 +258,11 @@ class _TextWindow:
         else:
             while True:
                 self.peek()
-                items.append(self.value())
+                fast = self.records()
+                if fast:
+                    items.extend(fast)
+                else:
+                    items.append(self.value())
                 separator = self.peek()
                 self.pos += 1
                 if separator == "]":
@@ -237,6 +275,43 @@ class _TextWindow:
 
 
 _STATUSES = frozenset(UPLOAD_STATUSES)
+
+# Fractional seconds other than 3 or 6 digits: msgspec rounds past 6 digits where
+# datetime.fromisoformat truncates, and Python 3.10 refuses any other count, so a run
+# that has one is decoded the slow way (by parse_instant).
+_ODD_FRACTION = re.compile(r"\.(?<=\d:\d\d\.)(?!(?:\d{3}|\d{6})(?!\d))")
+_NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+_Instant = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class _Record(msgspec.Struct, rename="camel"):
+    """What ``_plainly_valid`` accepts, as msgspec types: the same names as DataVersion's
+    fields, so msgspec.convert builds DataVersions from these in C. Null counts, empty
+    or offset-less dates, floats for integers: refused here, left to the slow path."""
+
+    schema_id: int
+    data_id: _NonNegative
+    upload_status: UploadStatus
+    recorded_date: _Instant
+    upload_completed_date: _Instant | None = None
+    num_rows: _NonNegative = 0
+    num_bytes: _NonNegative = 0
+
+
+_RECORDS = msgspec.json.Decoder(list[_Record])
+
+
+def _fast_versions(run: str) -> list[DataVersion] | None:
+    """The elements of ``run`` (the inside of a JSON array) as DataVersions, or None if
+    it is not such a run, or any element is not plainly valid, or has a date that
+    msgspec and parse_instant might read apart."""
+    if _ODD_FRACTION.search(run):
+        return None
+    try:
+        records = _RECORDS.decode(f"[{run}]")
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeEncodeError):
+        return None
+    return msgspec.convert(records, list[DataVersion], from_attributes=True)
 
 
 def _plainly_valid(record: Any) -> bool:

@@ -235,3 +235,61 @@ def test_a_damaged_listing_names_its_start() -> None:
     with pytest.raises(InvalidResponseError) as caught:
         received.versions("ds", instance="https://acme.domo.com")
     assert 'The version listing is not JSON (starts with \'[{"schemaId": 1' in str(caught.value)
+
+
+# Records that msgspec's fast path must either decode exactly as before or hand to the
+# slow path: dates it might read apart from parse_instant (7+ fraction digits round in
+# msgspec, truncate in fromisoformat), no offset, nulls, floats and bools for integers,
+# strings holding braces, nested values, unknown fields.
+record_variants = st.sampled_from(
+    [
+        {},
+        {"recordedDate": "2024-01-02T03:04:05.9999995Z"},
+        {"recordedDate": "2024-12-31T23:59:59.1234567+00:00"},
+        {"recordedDate": "2024-01-02T03:04:05.12Z"},
+        {"recordedDate": "2024-01-02T03:04:05.123Z"},
+        {"recordedDate": "2024-01-02T03:04:05.123456-05:30"},
+        {"recordedDate": "2024-01-02T03:04:05"},
+        {"recordedDate": "2024-01-02 03:04:05z"},
+        {"recordedDate": "2024-01-02"},
+        {"recordedDate": "not a date"},
+        {"uploadCompletedDate": ""},
+        {"uploadCompletedDate": None},
+        {"numRows": None},
+        {"numRows": 5.0},
+        {"numBytes": True},
+        {"dataId": 2**70},
+        {"schemaId": -3},
+        {"uploadStatus": "queued"},
+        {"note": "} , {", "x": '\\"}'},
+        {"nested": {"a": [1, {"b": "}"}]}},
+        {"extra": 1.5e300, "tag": "caf\u00e9 \u2603"},
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    variants=st.lists(record_variants, min_size=1, max_size=60),
+    others=st.lists(st.none() | st.integers() | st.text(max_size=3), max_size=3),
+    indent=st.sampled_from([None, 1]),
+    window=st.sampled_from([1, 37, 200, 4096]),
+)
+def test_listings_through_the_fast_path_decode_as_before(
+    variants: list[dict[str, Any]], others: list[Any], indent: int | None, window: int
+) -> None:
+    """Past the first 4,096 bytes, records in windows that cut anywhere: each run of
+    records msgspec takes must give the DataVersions the json path gives."""
+    records: list[Any] = [{**RECORD, "dataId": i, **variant} for i, variant in enumerate(variants)]
+    body = json.dumps(["p" * _HEAD, *records, *others], indent=indent).encode()
+    same(body, window)
+
+
+def test_a_fraction_msgspec_would_round_is_read_as_parse_instant_reads_it() -> None:
+    """msgspec rounds 7 fraction digits up to the next second; parse_instant truncates."""
+    records = [{**RECORD, "dataId": i} for i in range(200)]
+    records[150]["recordedDate"] = "2024-12-31T23:59:59.9999999Z"
+    received = ListingBody()
+    received(iter([json.dumps(records).encode()]))
+    versions = received.versions("ds", instance="https://acme.domo.com")
+    assert versions[150].recorded_date.isoformat() == "2024-12-31T23:59:59.999999+00:00"
