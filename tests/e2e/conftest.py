@@ -1,7 +1,9 @@
 """Fixtures for end-to-end tests: the real Pulumi CLI against a live emulator.
 
 `stack_factory(program)` gives an initialised `PulumiWorkspace` whose environment
-points the provider at the test's emulator (DOMO_INSTANCE, DOMO_DEVELOPER_TOKEN).
+points the provider at the test's emulator (DOMO_INSTANCE, DOMO_DEVELOPER_TOKEN). Its
+stack keeps secrets with the worker's KMS key on loopback (tests/s3_server.py
+``kms_secrets``: no passphrase key derivation in every command).
 Datasets are small and built per test with dates relative to now.
 
 `empty_stacks.init(ws)` creates the stack with one real `pulumi stack init` per
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from s3_server import KmsSecrets
 
 from domo_versions_iac.emulator import EMULATOR_TOKEN, EmulatorServer
 from domo_versions_iac.emulator.records import version_record
@@ -100,7 +103,9 @@ def empty_stacks(tmp_path_factory: pytest.TempPathFactory) -> EmptyStacks:
 
 
 @pytest.fixture
-def stack_factory(tmp_path: Path, domo: EmulatorServer, empty_stacks: EmptyStacks) -> StackFactory:
+def stack_factory(
+    tmp_path: Path, domo: EmulatorServer, empty_stacks: EmptyStacks, kms_secrets: KmsSecrets
+) -> StackFactory:
     counter = iter(range(1000))
 
     def make(
@@ -110,9 +115,18 @@ def stack_factory(tmp_path: Path, domo: EmulatorServer, empty_stacks: EmptyStack
         config: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
     ) -> PulumiWorkspace:
-        base = {"DOMO_INSTANCE": domo.url, "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN}
+        base = {
+            **kms_secrets.env,
+            "DOMO_INSTANCE": domo.url,
+            "DOMO_DEVELOPER_TOKEN": EMULATOR_TOKEN,
+        }
         base.update(env or {})
-        ws = PulumiWorkspace(tmp_path / f"ws{next(counter)}", program, env=base)
+        ws = PulumiWorkspace(
+            tmp_path / f"ws{next(counter)}",
+            program,
+            env=base,
+            secrets_provider=kms_secrets.secrets_provider,
+        )
         empty_stacks.init(ws, config=config, secrets=secrets)
         return ws
 
