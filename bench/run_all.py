@@ -1,7 +1,8 @@
 """Run every benchmark, print one table of ratios, write the raw figures as JSON.
 
     make bench                                   # full run (< 25 min on 2 cores)
-    .venv/bin/python bench/run_all.py --quick    # tiny sizes, < 60 s (--smoke: each step once)
+    .venv/bin/python bench/run_all.py --quick    # tiny sizes, < 60 s
+    .venv/bin/python bench/run_all.py --smoke    # the harness runs: one N=1 point, rows from it
     .venv/bin/python bench/run_all.py --sizes 1,100 --latency 0.05 --json out.json
 
 Needs the real Pulumi CLI (PULUMI_BIN_DIR, set by `make bench`). Everything runs on
@@ -121,8 +122,9 @@ class Table:
         lines = [head, "-" * len(head)]
         for row in self.rows:
             unit = row["unit"]
+            metric = f"* {row['metric']}" if row.get("reuses") else row["metric"]
             lines.append(
-                f"{row['metric']:<52}{_num(row['measured'], unit):>12}"
+                f"{metric:<52}{_num(row['measured'], unit):>12}"
                 f"{_num(row['baseline'], unit):>12}"
                 f"{'-' if row['ratio'] is None else format(row['ratio'], '.2f'):>8}  "
                 f"{row['target']:<14}"
@@ -550,6 +552,75 @@ def add_slow_grid(table: Table, points: list[dict[str, Any]]) -> None:
         )
 
 
+# --smoke proves that the harness runs, not how fast anything is: the steps that differ
+# from the N=1 M=10 grid point only by a parameter (latency, --parallel, checkpoints,
+# the big dataset's size) take that point's engine runs instead of running their own.
+# Every row is still computed, by the same code as in a full run; the rows built on a
+# reused run carry "reuses" in the JSON and a "*" in the table.
+SMOKE_NOTE = (
+    "smoke run: rows marked * reuse the N=1 M=10 grid point's engine runs "
+    "(not measured at their own latency, --parallel, size or checkpoint setting)"
+)
+# which rows each reused step feeds, by key prefix
+SMOKE_REUSED_ROWS = {
+    "fleet": ("fleet_",),
+    "big": ("big_", "state_bytes_big"),
+    "parallel": ("parallel_",),
+    "slow_grid": ("slow_",),
+}
+
+
+def smoke_reuse(point: dict[str, Any]) -> dict[str, Any]:
+    """The raw figures of the fleet, big, --parallel and slow-grid steps, taken from
+    one grid point's runs (engine default --parallel, its own latency, checkpoints on,
+    M versions): the shapes run_fleet_mode, run_big, run_parallel_sweep and
+    run_slow_grid return, each with "reuses" saying so."""
+    n, m = point["n"], point["m"]
+    source = f"grid point N={n} M={m} at {point['latency'] * 1000:.0f} ms"
+    fleet = {
+        "n": n,
+        "m": m,
+        "floor_up_seconds": point["floor_up_seconds"],
+        "ours_up_seconds": point["ours_up_seconds"],
+        "reuses": f"{source}, with checkpoints",
+    }
+    big = {
+        "versions": m,
+        "keep_last": point["keep_last"],
+        "batch_size": engine_bench.DEFAULT_BATCH,
+        "preview_seconds": point["ours_preview_seconds"],
+        "up_seconds": point["ours_up_seconds"],
+        "up_calls": point["up_calls"],
+        "state": point["state"],
+        "provider_peak_mb_preview": point["provider_peak_mb_preview"],
+        "provider_peak_mb_up": point["provider_peak_mb_up"],
+        "reuses": f"{source} (M={m}, not a big dataset)",
+    }
+    parallel = {
+        "parallel": 1,
+        "n": n,
+        "m": m,
+        "preview_seconds": point["ours_preview_seconds"],
+        "up_seconds": point["ours_up_seconds"],
+        "reuses": f"{source}, engine default --parallel",
+    }
+    slow = {
+        **point,
+        "reuses": f"{source}, not at {SLOW_LATENCY * 1000:.0f} ms and --parallel={SLOW_PARALLEL}",
+    }
+    return {"fleet": [fleet], "big": big, "parallel": [parallel], "slow_grid": [slow]}
+
+
+def mark_smoke_reuse(table: Table, raw: dict[str, Any]) -> None:
+    """Mark the rows built on a reused run: "reuses" in the JSON, "*" in the table."""
+    for step, prefixes in SMOKE_REUSED_ROWS.items():
+        figures = raw[step] if isinstance(raw[step], list) else [raw[step]]
+        note = "; ".join(sorted({f["reuses"] for f in figures}))
+        for row in table.rows:
+            if row["key"].startswith(prefixes):
+                row["reuses"] = note
+
+
 def run_slow_grid(emulator: Any, sizes: list[int], quick: bool) -> list[dict[str, Any]]:
     """The grid again at SLOW_LATENCY with `--parallel=SLOW_PARALLEL`: ours, its own
     floor (EchoResource with the same flag) and the minimal-HTTP baseline (32 workers)."""
@@ -603,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="each step once at the smallest size: proves the harness runs (the test suite's)",
+        help="proves the harness runs (the test suite's): one grid point at N=1 through the "
+        "engine, the other steps' rows computed from its runs",
     )
     parser.add_argument("--sizes", help="comma-separated N values (default 1,100,1000)")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per request")
@@ -633,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "sizes": sizes,
             "grid": grid_points(sizes, args.quick),
-            "slow_grid": slow_grid_points(sizes, args.quick),
+            "slow_grid": [] if args.smoke else slow_grid_points(sizes, args.quick),
             "slow_latency": SLOW_LATENCY,
             "latency": args.latency,
             "big_versions": big_versions,
@@ -654,13 +726,18 @@ def main(argv: list[str] | None = None) -> int:
         for n, m in grid_points(sizes, args.quick):
             repeats = 1 if args.quick or n >= 1000 else 2
             raw["grid"].append(engine_bench.run_point(emulator, n, m, repeats=repeats, log=log))
-        fleet_sizes = sorted({n for n, m in grid_points(sizes, args.quick) if m == 10})[-2:]
-        raw["fleet"] = engine_bench.run_fleet_mode(emulator, fleet_sizes, 10, log=log)
-        raw["big"] = engine_bench.run_big(emulator, big_versions, log=log)
-        par_n = min(100, max(sizes))
-        par_values = [1] if args.smoke else [1, 4] if args.quick else [1, 2, 4, 8, 16, 32]
-        raw["parallel"] = engine_bench.run_parallel_sweep(emulator, par_n, 10, par_values, log=log)
-        raw["slow_grid"] = run_slow_grid(emulator, sizes, args.quick)
+        if args.smoke:
+            raw.update(smoke_reuse(raw["grid"][0]))
+        else:
+            fleet_sizes = sorted({n for n, m in grid_points(sizes, args.quick) if m == 10})[-2:]
+            raw["fleet"] = engine_bench.run_fleet_mode(emulator, fleet_sizes, 10, log=log)
+            raw["big"] = engine_bench.run_big(emulator, big_versions, log=log)
+            par_n = min(100, max(sizes))
+            par_values = [1, 4] if args.quick else [1, 2, 4, 8, 16, 32]
+            raw["parallel"] = engine_bench.run_parallel_sweep(
+                emulator, par_n, 10, par_values, log=log
+            )
+            raw["slow_grid"] = run_slow_grid(emulator, sizes, args.quick)
     finally:
         emulator.stop()
 
@@ -671,18 +748,26 @@ def main(argv: list[str] | None = None) -> int:
     raw["provider_inprocess"] = provider_profile.run(prof_n, prof_m, big_versions, args.latency)
 
     table = build_table(raw)
+    if args.smoke:
+        mark_smoke_reuse(table, raw)
     wall = time.perf_counter() - started
     raw["config"]["loadavg_end"] = os.getloadavg()
     print()
     print(table.render())
-    print(
-        f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; "
-        f"grid {', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M); "
-        f"at {SLOW_LATENCY * 1000:.0f} ms: "
-        f"{', '.join(f'{n}x{m}' for n, m in raw['config']['slow_grid'])}; "
-        f"HTTP baseline concurrency {baseline_http.CONCURRENCY} (a user's own script); "
-        f"the 150 ms grid at --parallel={SLOW_PARALLEL}"
-    )
+    if args.smoke:
+        print(
+            f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; grid "
+            f"{', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M)\n* {SMOKE_NOTE}"
+        )
+    else:
+        print(
+            f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; "
+            f"grid {', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M); "
+            f"at {SLOW_LATENCY * 1000:.0f} ms: "
+            f"{', '.join(f'{n}x{m}' for n, m in raw['config']['slow_grid'])}; "
+            f"HTTP baseline concurrency {baseline_http.CONCURRENCY} (a user's own script); "
+            f"the 150 ms grid at --parallel={SLOW_PARALLEL}"
+        )
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     document: dict[str, Any] = {
@@ -691,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [row["key"] for row in table.rows],
         "raw": raw,
     }
+    if args.smoke:
+        document["smoke"] = SMOKE_NOTE
     out.write_text(json.dumps(document, indent=2, default=_json_default) + "\n")
     log(f"raw figures: {out}")
     missing = [key for key in REQUIRED_METRICS if key not in document["metrics"]]

@@ -1,9 +1,10 @@
-"""Smoke test of the benchmark harness: `bench/run_all.py --smoke` runs every step once.
+"""Smoke test of the benchmark harness: `bench/run_all.py --smoke`.
 
-What it proves is that the harness runs: each step through the real Pulumi CLI at the
-smallest size (N=1, 10 versions, a 100-version big dataset) and every metric written as
-a number. No timing is asserted: the figures themselves are for `make bench` (see
-bench/README.md).
+What it proves is that the harness runs: one grid point (N=1, 10 versions) through the
+real Pulumi CLI, ours and the echo floor, and every metric computed from it and written
+as a number; the steps that differ from that point only by a parameter (150 ms, the
+--parallel sweep, skipped checkpoints, the big dataset) reuse its runs and say so. No
+timing is asserted: the figures themselves are for `make bench` (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def test_quick_run_writes_every_metric(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "metric" in proc.stdout and "met?" in proc.stdout, proc.stdout
+    assert "smoke run: rows marked * reuse" in proc.stdout, proc.stdout
 
     document = json.loads(out.read_text())
     metrics = document["metrics"]
@@ -71,3 +73,4 @@ def test_quick_run_writes_every_metric(tmp_path: Path) -> None:
     assert metrics["up_gets_per_dataset"]["met"] is True, "check, before batch 1, after each"
     assert metrics["state_bytes_per_resource"]["measured"] <= 16 * 1024
     assert document["raw"]["config"]["sizes"] == [1]
+    assert metrics["slow_up_vs_floor"]["reuses"], "reused rows say so in the JSON"
