@@ -55,18 +55,30 @@ def test_basic_keeps_the_allowed_versions_and_the_guarded_ones(
     ws.preview("--expect-no-changes")
 
 
-def test_policy_fleet_applies_each_policy_from_configuration(
-    tmp_path: Path, seeded_emulator: EmulatorServer
+@pytest.mark.parametrize("skip_checkpoints", [False, True], ids=["checkpoints", "skip-checkpoints"])
+def test_policy_fleet_through_the_ci_workflows_reviewed_plan_steps(
+    tmp_path: Path, seeded_emulator: EmulatorServer, skip_checkpoints: bool
 ) -> None:
+    """examples/ci's apply job on examples/policy-fleet, with deletions: exit 0, outputs kept.
+
+    Each dataset's policy comes from the stack configuration; the README's own commands
+    (test_example_readmes) run the same example with a plain preview and up.
+    """
     before = {d: ids(seeded_emulator, d) for d in (SALES_DATASET_ID, EVENTS_DATASET_ID)}
     archive_dir = tmp_path / "archive"  # never the shared default under /tmp
     ws = example_stack(
         tmp_path, "policy-fleet", seeded_emulator, config={"archive_dir": archive_dir.as_uri()}
     )
-    preview = ws.preview()
+    if skip_checkpoints:
+        ws.env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+    plan = tmp_path / "plan.json"
+    preview = ws.preview("--diff", "--save-plan", str(plan))
     for dataset_id in (SALES_DATASET_ID, EVENTS_DATASET_ID, BUDGET_DATASET_ID):
-        assert f"dataset {dataset_id}: delete" in preview.stdout
-    ws.up()
+        assert f"dataset {dataset_id}: delete" in preview.output, preview.output
+    up = ws.run(
+        "up", "--yes", "--skip-preview", "--plan", str(plan), "--parallel", "4", check=False
+    )
+    assert up.returncode == 0, up.output
     assert ids(seeded_emulator, BUDGET_DATASET_ID) == [3, 4, 5]
     # budget's deleted versions were archived first, with their manifests
     archived = sorted(p.name for p in archive_dir.rglob(f"{BUDGET_DATASET_ID}/*"))
@@ -76,31 +88,11 @@ def test_policy_fleet_applies_each_policy_from_configuration(
     assert sales[-1] == before[SALES_DATASET_ID][-1], "the newest is always kept"
     events = ids(seeded_emulator, EVENTS_DATASET_ID)
     assert 48 <= len(events) < len(before[EVENTS_DATASET_ID])
-    plans, applied = ws.outputs()["plan"], ws.outputs()["applied"]
-    assert set(plans) == set(applied) == {"sales", "web-events", "budget"}
-    assert all(summary.startswith("delete ") for summary in plans.values()), plans
-    assert all(summary.startswith("deleted ") for summary in applied.values()), applied
-    ws.preview("--expect-no-changes")
-
-
-@pytest.mark.parametrize("skip_checkpoints", [False, True], ids=["checkpoints", "skip-checkpoints"])
-def test_policy_fleet_through_the_ci_workflows_reviewed_plan_steps(
-    tmp_path: Path, seeded_emulator: EmulatorServer, skip_checkpoints: bool
-) -> None:
-    """examples/ci's apply job on examples/policy-fleet, with deletions: exit 0, outputs kept."""
-    ws = example_stack(tmp_path, "policy-fleet", seeded_emulator)
-    if skip_checkpoints:
-        ws.env["PULUMI_SKIP_CHECKPOINTS"] = "true"
-    plan = tmp_path / "plan.json"
-    ws.preview("--diff", "--save-plan", str(plan))
-    up = ws.run(
-        "up", "--yes", "--skip-preview", "--plan", str(plan), "--parallel", "4", check=False
-    )
-    assert up.returncode == 0, up.output
-    assert ids(seeded_emulator, BUDGET_DATASET_ID) == [3, 4, 5]
     outputs = ws.outputs()
     assert set(outputs["plan"]) == {"sales", "web-events", "budget"}, outputs
     assert outputs["plan"]["budget"].startswith("delete 2 of 5 versions"), outputs
     assert outputs["deleted_bytes"]["budget"] > 0, outputs
     assert outputs["applied"]["budget"].startswith("deleted 2 versions"), outputs
+    assert all(summary.startswith("delete ") for summary in outputs["plan"].values()), outputs
+    assert all(summary.startswith("deleted ") for summary in outputs["applied"].values())
     ws.preview("--expect-no-changes")
