@@ -26,6 +26,8 @@ if __package__ in (None, ""):
 from bench import seeds
 from domo_versions_iac.domo.listing import ListingBody, _version_or_dict
 from domo_versions_iac.domo.models import listing_digest
+from domo_versions_iac.emulator import EMULATOR_TOKEN
+from domo_versions_iac.emulator.store import ApiRequest
 from domo_versions_iac.policy.engine import plan_retention
 from domo_versions_iac.provider.inputs import parse_inputs
 from domo_versions_iac.provider.planning import plan_basis, preview_message
@@ -59,11 +61,15 @@ def stages(m: int) -> dict[str, float]:
         }
     ).policy
     now = datetime.now(timezone.utc)
+    get = ApiRequest("GET", f"/{dataset_id}", dataset_id, EMULATOR_TOKEN)
     plan = plan_retention(versions, policy, now)
     return {
         "emulator: list the records (copies)": best_ms(lambda: store.list_versions(dataset_id)),
         "emulator: list + json.dumps": best_ms(
             lambda: json.dumps(store.list_versions(dataset_id)).encode()
+        ),
+        "emulator: the GET as served (JSON kept per dataset)": best_ms(
+            lambda: store.handle(get).encoded
         ),
         "decode (ListingBody, msgspec)": best_ms(decode),
         "json.loads + pre-check + from_api (no windows)": best_ms(decode_json_module),

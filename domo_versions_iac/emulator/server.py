@@ -124,10 +124,19 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length)
 
-    def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = b"" if body is None else json.dumps(body).encode("utf-8")
+    def _send_json(
+        self,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        encoded: bytes | None = None,
+    ) -> None:
+        """``body`` as JSON, or ``encoded`` when the body is already JSON bytes."""
+        if encoded is None:
+            encoded = None if body is None else json.dumps(body).encode("utf-8")
+        payload = encoded or b""
         self.send_response(status)
-        if body is not None:
+        if encoded is not None:
             self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in (headers or {}).items():
@@ -197,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
                 except OSError:  # the client went away mid-body
                     self.close_connection = True
                 return
-            self._send_json(response.status, response.body, response.headers)
+            self._send_json(response.status, response.body, response.headers, response.encoded)
 
     def _api_request(self, method: str, path: str, query: str, body: bytes) -> ApiRequest | None:
         """The API request of this path (the listing/DELETE or an export), or None."""

@@ -8,7 +8,9 @@ log behind one lock. :meth:`EmulatorStore.handle` turns a parsed API request
 Behaviour (mirrors Domo's v2 data versions API as documented, worst case where unknown):
 
 * Order of checks: token (401) → injected faults → dataset (404) → request body (400).
-* ``GET`` lists versions sorted by ``dataId``.
+* ``GET`` lists versions sorted by ``dataId``. The listing's JSON is kept per dataset
+  until the dataset changes (it stands in for Domo's own serving, which costs us nothing
+  in production but ran on the measured cores in the benchmarks: ~2 ms per 1,000 records).
 * ``DELETE`` needs a JSON array of non-negative integers (400 otherwise). ``index``
   absent counts as ``false``; a value other than ``true``/``false`` is a 400. Unknown
   or already deleted ids are ignored (Domo's behaviour here is undocumented).
@@ -190,8 +192,9 @@ class ApiResponse:
     """What to answer: ``drop`` means close the connection without any response.
 
     ``stream``: a body sent in chunks as they are made (an export), instead of ``body``
-    as JSON; ``cut_after``: close the connection after that many of its bytes;
-    ``chunk_delay``: seconds to wait before each chunk.
+    as JSON; ``encoded``: the body already as JSON bytes (a listing; ``body`` is then
+    None, :meth:`json` decodes either); ``cut_after``: close the connection after that
+    many of its bytes; ``chunk_delay``: seconds to wait before each chunk.
     """
 
     status: int = 200
@@ -202,6 +205,11 @@ class ApiResponse:
     stream: Iterator[bytes] | None = None
     cut_after: int | None = None
     chunk_delay: float = 0.0
+    encoded: bytes | None = None
+
+    def json(self) -> Any:
+        """The body as a JSON value, whether it was given as one or already encoded."""
+        return json.loads(self.encoded) if self.encoded is not None else self.body
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -247,6 +255,8 @@ class EmulatorStore:
         self._requests: list[RequestRecord] = []
         self._latency = 0.0
         self._active: Counter[str] = Counter()  # being served now, by method
+        # dataset id -> its listing as JSON bytes, dropped whenever the dataset changes
+        self._encoded: dict[str, bytes] = {}
         self.reset()
 
     # -- state -------------------------------------------------------------------------
@@ -265,6 +275,7 @@ class EmulatorStore:
                         (int(v["dataId"]) for v in dataset.get("versions", [])), default=0
                     ),
                 }
+            self._encoded = {}
             self._faults = []
             self._requests = []
             self._latency = 0.0
@@ -292,6 +303,7 @@ class EmulatorStore:
     ) -> None:
         """Create (or replace) a dataset with the given v2 records."""
         with self._lock:
+            self._encoded.pop(dataset_id, None)
             self._datasets[dataset_id] = {
                 "name": name or dataset_id,
                 "versions": {int(v["dataId"]): _copy_record(v) for v in versions or []},
@@ -319,6 +331,8 @@ class EmulatorStore:
         with self._lock:
             versions = self._datasets[dataset_id]["versions"]
             removed = [data_id for data_id in ids if versions.pop(data_id, None) is not None]
+            if removed:
+                self._encoded.pop(dataset_id, None)
             return removed
 
     def add_version(
@@ -362,7 +376,18 @@ class EmulatorStore:
                 schema_id=schema_id,
             )
             versions[next_id] = record
+            self._encoded.pop(dataset_id, None)
             return copy.deepcopy(record)
+
+    def _encoded_listing(self, dataset_id: str) -> bytes:
+        """``json.dumps(self.list_versions(dataset_id))``, encoded once per state of the
+        dataset (the lock is held: the records are read in place, not copied)."""
+        encoded = self._encoded.get(dataset_id)
+        if encoded is None:
+            versions = self._datasets[dataset_id]["versions"]
+            listing = [versions[key] for key in sorted(versions)]
+            encoded = self._encoded[dataset_id] = json.dumps(listing).encode("utf-8")
+        return encoded
 
     # -- test controls -----------------------------------------------------------------
 
@@ -501,15 +526,13 @@ class EmulatorStore:
             return response, index, body_ids
 
         if method == "GET":
-            listing = self.list_versions(request.dataset_id)
             if fault is not None and fault.kind == "stale_listing":
+                listing = self.list_versions(request.dataset_id)
                 newest = sorted(v["dataId"] for v in listing)[-fault.partial :]
                 listing = [v for v in listing if v["dataId"] not in newest]
-            return (
-                ApiResponse(status=200, body=listing, delay=delay),
-                index,
-                body_ids,
-            )
+                return ApiResponse(status=200, body=listing, delay=delay), index, body_ids
+            encoded = self._encoded_listing(request.dataset_id)
+            return ApiResponse(status=200, encoded=encoded, delay=delay), index, body_ids
 
         if request.index is not None and index is None:
             response = _error(400, f"Invalid value for parameter index: {request.index!r}")

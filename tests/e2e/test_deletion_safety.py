@@ -35,9 +35,10 @@ def test_a_listing_that_repeats_an_id_is_refused_and_nothing_is_deleted(
 
     def repeat_the_newest(handle: Handler, request: ApiRequest) -> ApiResponse:
         response = handle(request)
-        if request.method == "GET" and isinstance(response.body, list):
-            stale = dict(response.body[-1], recordedDate="2020-01-01T00:00:00Z")
-            return ApiResponse(200, [*response.body, stale])
+        listing = response.json()
+        if request.method == "GET" and isinstance(listing, list):
+            stale = dict(listing[-1], recordedDate="2020-01-01T00:00:00Z")
+            return ApiResponse(200, [*listing, stale])
         return response
 
     intercept(domo, repeat_the_newest)

@@ -123,9 +123,10 @@ def test_a_repeated_id_in_a_listing_deletes_nothing(domo: EmulatorServer) -> Non
 
     def repeating(request: ApiRequest) -> ApiResponse:
         response = original(request)
-        if request.method == "GET" and isinstance(response.body, list):
-            stale = dict(response.body[-1], recordedDate="2020-01-01T00:00:00Z")
-            response = ApiResponse(200, [*response.body, stale])
+        listing = response.json()
+        if request.method == "GET" and isinstance(listing, list):
+            stale = dict(listing[-1], recordedDate="2020-01-01T00:00:00Z")
+            response = ApiResponse(200, [*listing, stale])
         return response
 
     domo.store.handle = repeating  # type: ignore[method-assign]

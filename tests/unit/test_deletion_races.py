@@ -465,8 +465,9 @@ class HttpRaces:
             self._count("GET 429")
             return throttle(429, "1")
         response = self.original(request)
-        if response.status == 200 and isinstance(response.body, list):
-            self.oracle.saw(DataVersion.from_api(r) for r in response.body)
+        listing = response.json()  # a listing comes encoded (ApiResponse.encoded)
+        if response.status == 200 and isinstance(listing, list):
+            self.oracle.saw(DataVersion.from_api(r) for r in listing)
         return response
 
     def _delete(self, request: ApiRequest) -> ApiResponse:

@@ -623,5 +623,36 @@ def test_a_stale_listing_fault_hides_the_newest_versions_once_after_skipping() -
         store.add_version("ds")
     store.inject_fault(Fault(kind="stale_listing", skip=1, partial=2))
     get = ApiRequest("GET", "/ds", "ds", "t")
-    listed = [[v["dataId"] for v in store.handle(get).body] for _ in range(3)]
+    listed = [[v["dataId"] for v in store.handle(get).json()] for _ in range(3)]
     assert listed == [[1, 2, 3, 4], [1, 2], [1, 2, 3, 4]]
+
+
+def test_a_listing_is_served_as_the_records_stand_after_every_change() -> None:
+    """The GET's JSON is kept per dataset (ApiResponse.encoded); every change shows."""
+    import json as json_module
+
+    from domo_versions_iac.emulator.store import ApiRequest, EmulatorStore
+
+    store = EmulatorStore(seed={"tokens": ["t"], "datasets": {}})
+    store.add_dataset("ds", [])
+    get = ApiRequest("GET", "/ds", "ds", "t")
+
+    def listed() -> list[int]:
+        response = store.handle(get)
+        assert response.encoded == json_module.dumps(store.list_versions("ds")).encode()
+        return [v["dataId"] for v in response.json()]
+
+    assert listed() == []
+    for _ in range(3):
+        store.add_version("ds")
+    assert listed() == [1, 2, 3]
+    assert listed() == [1, 2, 3]
+    store.delete_versions("ds", [2])
+    assert listed() == [1, 3]
+    store.handle(ApiRequest("DELETE", "/ds", "ds", "t", body=b"[1]"))
+    assert listed() == [3]
+    store.add_dataset("ds", [dict(store.list_versions("ds")[0], dataId=9)])
+    assert listed() == [9]
+    store.reset()
+    store.add_dataset("ds", [])
+    assert listed() == []
