@@ -35,6 +35,17 @@ if os.environ.get("CI"):
 pytest_plugins = ["s3_server"]
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per core, plus one.
+
+    End-to-end tests spend part of their time waiting (Domo latency and faults, a
+    command's timeout, a stopped update), and one more worker fills that time: on
+    2 cores a warm run took 2 min 17 s with 2 workers, 2 min 5 s with 3 (4: 2 min 7 s).
+    """
+    del config
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test under tests/e2e with ``e2e``."""
     for item in items:
