@@ -312,14 +312,6 @@ def _decide(
     decisions: list[Decision] = []
     keep: list[Decision] = []
     delete: list[Decision] = []
-    # _new_decision inlined, its names bound here: one Decision per listed version
-    # (0.65 to 0.5 ms per 1,000 versions, bench/listing_stages.py).
-    new, set_version, set_action, set_reasons = (
-        object.__new__,
-        _set_version,
-        _set_action,
-        _set_reasons,
-    )
     rank = 0  # successful versions seen so far, newest first
     for v in ordered:
         reasons: list[str] = [*held[v.data_id]] if held and v.data_id in held else []
@@ -349,20 +341,15 @@ def _decide(
             fixed = failed_reason if status == "error" else REASON_PROCESSING
             if fixed:
                 reasons.append(fixed)
-        d = new(Decision)
-        set_version(d, v)
         if reasons:
-            set_action(d, "keep")
-            set_reasons(d, tuple(reasons))
+            d = _new_decision(v, "keep", tuple(reasons))
             keep.append(d)
         elif past_kept is not None and (v.recorded_date > past_now or v.data_id in past_kept):
-            set_action(d, "keep")
-            set_reasons(d, ())  # the reason needs eligible_at: set below
+            d = _new_decision(v, "keep", ())  # the reason needs eligible_at: set below
             graced.append((len(decisions), len(keep)))
             keep.append(d)
         else:
-            set_action(d, "delete")
-            set_reasons(d, _DELETED_REASONS)
+            d = _new_decision(v, "delete", _DELETED_REASONS)
             delete.append(d)
         decisions.append(d)
     return decisions, keep, delete, seen_allowed, graced
