@@ -754,16 +754,15 @@ def main(argv: list[str] | None = None) -> int:
     raw["config"]["loadavg_end"] = os.getloadavg()
     print()
     print(table.render())
+    summary = (
+        f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; "
+        f"grid {', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M)"
+    )
     if args.smoke:
-        print(
-            f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; grid "
-            f"{', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M)\n* {SMOKE_NOTE}"
-        )
+        print(f"{summary}\n* {SMOKE_NOTE}")
     else:
         print(
-            f"\nwall time {wall:.0f}s; latency {args.latency * 1000:.0f} ms/request; "
-            f"grid {', '.join(f'{n}x{m}' for n, m in raw['config']['grid'])} (N x M); "
-            f"at {SLOW_LATENCY * 1000:.0f} ms: "
+            f"{summary}; at {SLOW_LATENCY * 1000:.0f} ms: "
             f"{', '.join(f'{n}x{m}' for n, m in raw['config']['slow_grid'])}; "
             f"HTTP baseline concurrency {baseline_http.CONCURRENCY} (a user's own script); "
             f"the 150 ms grid at --parallel={SLOW_PARALLEL}"
